@@ -63,6 +63,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		// Each subcommand registers itself here, one line each.
+		{"bench", "measure kernels, decoding and training against same-run baselines", runBench},
 	}
 }
 
