@@ -35,6 +35,9 @@ type benchSuite func(ctx context.Context, e *env, opts benchOptions, report func
 func benchSuites() map[string]benchSuite {
 	return map[string]benchSuite{
 		// "kernels": benchKernels, "decode": benchDecode, "train": benchTrain
+		"kernels": benchKernels,
+		"decode":  benchDecode,
+		"train":   benchTrain,
 	}
 }
 

@@ -64,6 +64,13 @@ func commands() []command {
 	return []command{
 		// Each subcommand registers itself here, one line each.
 		{"bench", "measure kernels, decoding and training against same-run baselines", runBench},
+		{"chat", "chat in the terminal (the default); -p TEXT or piped stdin answers once", runChat},
+		{"complete", "raw continuation of a prompt (no chat template), run.c semantics", runComplete},
+		{"tokenize", "token ids of a text, space-separated", runTokenize},
+		{"convert", "convert a model (GGUF, llama2.c) to GGUF f32/f16/q8_0 or llama2.c", runConvert},
+		{"rate", "rate a reply from scripts: MESSAGE_ID up|down|clear", runRate},
+		{"export", "write preference data as JSONL (trl-kto, trl-dpo, openai-dpo)", runExport},
+		{"import", "read preference data JSONL back into the store", runImport},
 	}
 }
 

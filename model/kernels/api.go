@@ -1,94 +1,61 @@
 package kernels
 
 // This file fixes the exported kernel API that the rest of model builds on.
-// The bodies here are the plain-Go reference; fast paths replace them
-// behind the same signatures.
+// Each kernel dispatches to its fast path (AVX2+FMA assembly on amd64, see
+// simd_amd64.s, or portable Go elsewhere); the plain-Go reference twins the
+// tests hold them to are in ref.go.
 
 import "math"
 
 // MatVec computes out[r] = Σ_c W[r,c]·x[c] for every row r of w.
 // len(x) must be w.Cols and len(out) w.Rows.
+//
+// Q8_0 and Q4_0 weights are multiplied by x quantized to int8 blocks of 32
+// (llama.cpp's scheme), which costs a relative error of about 2⁻⁸ per
+// block of x; the other types are exact up to float32 rounding.
 func MatVec(out []float32, w *Matrix, x []float32) {
-	MatMul(out, w, x, 1)
+	matMul(out, w, x, 1)
 }
 
 // MatMul computes out = x·Wᵀ for n row vectors: x is n×w.Cols, out is
 // n×w.Rows, both row-major. This is the linear-layer form used by prefill
-// and training.
+// and training. For n > 1 it is matrix–matrix work: F32 weights go through
+// the packed Sgemm, F16/BF16/K-quant tiles are expanded once and multiplied
+// by all n inputs, Q8_0/Q4_0 rows are used for all n inputs while in L1.
 func MatMul(out []float32, w *Matrix, x []float32, n int) {
-	row := make([]float32, w.Cols)
-	for r := 0; r < w.Rows; r++ {
-		wr := w.row(r, row)
-		for i := 0; i < n; i++ {
-			out[i*w.Rows+r] = dotRef(wr, x[i*w.Cols:(i+1)*w.Cols])
-		}
-	}
-}
-
-// row returns row r of w as float32, dequantizing into buf when needed.
-func (w *Matrix) row(r int, buf []float32) []float32 {
-	if w.F32 != nil {
-		return w.F32[r*w.Cols : (r+1)*w.Cols]
-	}
-	rb, err := w.Type.RowBytes(w.Cols)
-	if err != nil {
-		panic(err) // validated when the matrix was built
-	}
-	dequantRow(w, w.Data[r*rb:(r+1)*rb], buf)
-	return buf
+	matMul(out, w, x, n)
 }
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices,
 // where op(X) is X or Xᵀ. op(A) is m×k, op(B) is k×n, C is m×n; lda, ldb
-// and ldc are the row strides of A, B and C as stored.
+// and ldc are the row strides of A, B and C as stored. With beta == 0, C is
+// not read (NaNs in it do not propagate), as in BLAS.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var s float32
-			for p := 0; p < k; p++ {
-				var av, bv float32
-				if transA {
-					av = a[p*lda+i]
-				} else {
-					av = a[i*lda+p]
-				}
-				if transB {
-					bv = b[j*ldb+p]
-				} else {
-					bv = b[p*ldb+j]
-				}
-				s += av * bv
-			}
-			if beta == 0 {
-				c[i*ldc+j] = alpha * s
-			} else {
-				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
-			}
-		}
-	}
+	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // Dot returns Σ a[i]·b[i] over len(a) elements.
-func Dot(a, b []float32) float32 { return dotRef(a, b) }
+func Dot(a, b []float32) float32 { return dot(a, b) }
 
-func dotRef(a, b []float32) float32 {
-	var s float32
-	for i := range a {
-		s += a[i] * b[i]
+// Axpy computes y[i] += a·x[i] over len(y) elements.
+func Axpy(a float32, x, y []float32) { axpy(a, x, y) }
+
+// Scale multiplies every element of x by a.
+func Scale(x []float32, a float32) {
+	for i := range x {
+		x[i] *= a
 	}
-	return s
 }
 
 // RMSNorm writes out[i] = x[i]/rms(x)·w[i], rms(x) = sqrt(mean(x²)+eps).
 func RMSNorm(out, x, w []float32, eps float32) {
-	var ss float64
-	for _, v := range x {
-		ss += float64(v) * float64(v)
+	if len(x) == 0 {
+		return
 	}
+	ss := float64(dot(x, x))
 	inv := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
-	for i := range x {
-		out[i] = x[i] * inv * w[i]
-	}
+	mulScale(out[:len(x)], x, w[:len(x)], inv)
 }
 
 // Softmax replaces x with softmax(x), stable against overflow.
@@ -102,36 +69,43 @@ func Softmax(x []float32) {
 			mx = v
 		}
 	}
-	var sum float32
-	for i, v := range x {
-		e := float32(math.Exp(float64(v - mx)))
-		x[i] = e
-		sum += e
-	}
+	sum := expSubSum(x, mx)
+	inv := 1 / sum
 	for i := range x {
-		x[i] /= sum
+		x[i] *= inv
 	}
 }
 
 // RoPE rotates adjacent pairs (x[2i], x[2i+1]) of each head of size headDim
 // in x by pos·base^(-2i/headDim) — the GGML "normal" (llama) rope mode,
-// which llama2.c also uses.
+// which llama2.c also uses. The angles are computed once per call, not per
+// head.
 func RoPE(x []float32, headDim, pos int, base float32) {
+	if headDim < 2 || len(x) < headDim {
+		return
+	}
+	var stack [2 * 128]float32
+	var cs []float32
+	if headDim <= 128 {
+		cs = stack[:headDim]
+	} else {
+		cs = make([]float32, headDim)
+	}
+	for i := 0; i+1 < headDim; i += 2 {
+		freq := math.Pow(float64(base), -float64(i)/float64(headDim))
+		s, c := math.Sincos(float64(pos) * freq)
+		cs[i], cs[i+1] = float32(c), float32(s)
+	}
 	for h := 0; h+headDim <= len(x); h += headDim {
-		for i := 0; i < headDim; i += 2 {
-			freq := math.Pow(float64(base), -float64(i)/float64(headDim))
-			s, c := math.Sincos(float64(pos) * freq)
-			x0, x1 := x[h+i], x[h+i+1]
-			x[h+i] = x0*float32(c) - x1*float32(s)
-			x[h+i+1] = x0*float32(s) + x1*float32(c)
+		xh := x[h : h+headDim]
+		for i := 0; i+1 < headDim; i += 2 {
+			c, s := cs[i], cs[i+1]
+			x0, x1 := xh[i], xh[i+1]
+			xh[i] = x0*c - x1*s
+			xh[i+1] = x0*s + x1*c
 		}
 	}
 }
 
 // SwiGLU writes out[i] = silu(gate[i])·up[i].
-func SwiGLU(out, gate, up []float32) {
-	for i := range out {
-		g := gate[i]
-		out[i] = g / (1 + float32(math.Exp(float64(-g)))) * up[i]
-	}
-}
+func SwiGLU(out, gate, up []float32) { siluMul(out, gate, up) }

@@ -1,0 +1,249 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// hasAVX2 selects the assembly kernels. It is computed once at package
+// initialisation from the CPU's feature bits and never written again.
+var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C && cpu.X86.HasAVX
+
+// Assembly kernels (simd_amd64.s). Lengths are multiples of 8 unless noted;
+// the wrappers below check bounds and handle tails.
+
+//go:noescape
+func dotAVX(a, b *float32, n int) float32
+
+//go:noescape
+func gemv4AVX(out *float32, w *float32, ldw int, x *float32, n int)
+
+//go:noescape
+func sgemmKernAVX(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func dotQ8AVX(w *byte, xq *int8, xd *float32, nb int) float32
+
+//go:noescape
+func dotQ4AVX(w *byte, xq *int8, xd *float32, nb int) float32
+
+//go:noescape
+func dotF16AVX(w *uint16, x *float32, n int) float32
+
+//go:noescape
+func cvtF16AVX(dst *float32, src *uint16, n int)
+
+//go:noescape
+func expSubSumAVX(x *float32, n int, mx float32) float32
+
+//go:noescape
+func siluMulAVX(out, gate, up *float32, n int)
+
+//go:noescape
+func axpyAVX(x, y *float32, n int, a float32)
+
+//go:noescape
+func mulScaleAVX(out, x, w *float32, n int, s float32)
+
+func dot(a, b []float32) float32 {
+	n := len(a)
+	b = b[:n]
+	if !hasAVX2 || n < 8 {
+		return dotGo(a, b)
+	}
+	n8 := n &^ 7
+	s := dotAVX(&a[0], &b[0], n8)
+	for i := n8; i < n; i++ {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+// gemvRows computes out[r] = w[r*ldw : r*ldw+len(x)]·x for r < len(out).
+func gemvRows(out, w []float32, ldw int, x []float32) {
+	rows, n := len(out), len(x)
+	if rows == 0 {
+		return
+	}
+	if n == 0 {
+		clear(out)
+		return
+	}
+	_ = w[(rows-1)*ldw+n-1] // bounds for the assembly below
+	if !hasAVX2 || n < 8 {
+		gemvRowsGo(out, w, ldw, x)
+		return
+	}
+	n8 := n &^ 7
+	r := 0
+	for ; r+4 <= rows; r += 4 {
+		gemv4AVX(&out[r], &w[r*ldw], ldw, &x[0], n8)
+	}
+	for ; r < rows; r++ {
+		out[r] = dotAVX(&w[r*ldw], &x[0], n8)
+	}
+	if n8 < n {
+		for r := 0; r < rows; r++ {
+			wr := w[r*ldw+n8 : r*ldw+n]
+			s := out[r]
+			for i, v := range wr {
+				s += v * x[n8+i]
+			}
+			out[r] = s
+		}
+	}
+}
+
+// sgemmKern computes the 6×16 tile C = alpha·Ap·Bp + beta·C from packed
+// panels ap (k×6) and bp (k×16); c must hold 5*ldc+16 elements.
+func sgemmKern(k int, ap, bp, c []float32, ldc int, alpha, beta float32) {
+	_ = c[5*ldc+15]
+	if !hasAVX2 || k == 0 {
+		sgemmKernGo(k, ap, bp, c, ldc, alpha, beta)
+		return
+	}
+	_ = ap[6*k-1]
+	_ = bp[16*k-1]
+	sgemmKernAVX(k, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
+}
+
+func dotQ8(w []byte, xq []int8, xd []float32) float32 {
+	nb := len(xd)
+	if nb == 0 {
+		return 0
+	}
+	_ = w[nb*34-1]
+	_ = xq[nb*32-1]
+	if !hasAVX2 {
+		return dotQ8Go(w, xq, xd)
+	}
+	return dotQ8AVX(&w[0], &xq[0], &xd[0], nb)
+}
+
+func dotQ4(w []byte, xq []int8, xd []float32) float32 {
+	nb := len(xd)
+	if nb == 0 {
+		return 0
+	}
+	_ = w[nb*18-1]
+	_ = xq[nb*32-1]
+	if !hasAVX2 {
+		return dotQ4Go(w, xq, xd)
+	}
+	return dotQ4AVX(&w[0], &xq[0], &xd[0], nb)
+}
+
+// dotF16 returns Σ f16(w[2i:2i+2])·x[i] over len(x) elements.
+func dotF16(w []byte, x []float32) float32 {
+	n := len(x)
+	if !hasAVX2 || n < 8 {
+		return dotF16Go(w, x)
+	}
+	_ = w[2*n-1]
+	n8 := n &^ 7
+	s := dotF16AVX((*uint16)(unsafe.Pointer(&w[0])), &x[0], n8)
+	for i := n8; i < n; i++ {
+		s += f16ToF32(uint16(w[2*i])|uint16(w[2*i+1])<<8) * x[i]
+	}
+	return s
+}
+
+// cvtF16 expands len(dst) little-endian halfs from src.
+func cvtF16(dst []float32, src []byte) {
+	n := len(dst)
+	if !hasAVX2 || n < 8 {
+		cvtF16Go(dst, src)
+		return
+	}
+	_ = src[2*n-1]
+	n8 := n &^ 7
+	cvtF16AVX(&dst[0], (*uint16)(unsafe.Pointer(&src[0])), n8)
+	cvtF16Go(dst[n8:], src[2*n8:])
+}
+
+// expSubSum sets x[i] = exp(x[i]-mx) and returns the sum.
+func expSubSum(x []float32, mx float32) float32 {
+	n := len(x)
+	if !hasAVX2 || n < 8 {
+		return expSubSumGo(x, mx)
+	}
+	n8 := n &^ 7
+	s := expSubSumAVX(&x[0], n8, mx)
+	return s + expSubSumGo(x[n8:], mx)
+}
+
+func siluMul(out, gate, up []float32) {
+	n := len(out)
+	gate, up = gate[:n], up[:n]
+	if !hasAVX2 || n < 8 {
+		siluMulGo(out, gate, up)
+		return
+	}
+	n8 := n &^ 7
+	siluMulAVX(&out[0], &gate[0], &up[0], n8)
+	siluMulGo(out[n8:], gate[n8:], up[n8:])
+}
+
+func axpy(a float32, x, y []float32) {
+	n := len(y)
+	x = x[:n]
+	if !hasAVX2 || n < 8 {
+		axpyGo(a, x, y)
+		return
+	}
+	n8 := n &^ 7
+	axpyAVX(&x[0], &y[0], n8, a)
+	axpyGo(a, x[n8:], y[n8:])
+}
+
+func mulScale(out, x, w []float32, s float32) {
+	n := len(out)
+	x, w = x[:n], w[:n]
+	if !hasAVX2 || n < 8 {
+		mulScaleGo(out, x, w, s)
+		return
+	}
+	n8 := n &^ 7
+	mulScaleAVX(&out[0], &x[0], &w[0], n8, s)
+	mulScaleGo(out[n8:], x[n8:], w[n8:], s)
+}
+
+//go:noescape
+func dotQ4KAVX(w *byte, xq *int8, xd *float32, xs *float32, nsb int) float32
+
+//go:noescape
+func dotQ6KAVX(w *byte, xq *int8, xdp *float32, bs *int32, nsb int) float32
+
+// dotQ4K multiplies len(w)/144 Q4_K super-blocks by the activations a.
+func dotQ4K(w []byte, a actQ8) float32 {
+	nsb := len(a.d) / 8
+	if nsb == 0 {
+		return 0
+	}
+	_ = w[nsb*q4KBlock-1]
+	_ = a.q[nsb*superSize-1]
+	_ = a.s[nsb*8-1]
+	if !hasAVX2 {
+		return dotQ4KGo(w, a)
+	}
+	return dotQ4KAVX(&w[0], &a.q[0], &a.d[0], &a.s[0], nsb)
+}
+
+// dotQ6K multiplies len(w)/210 Q6_K super-blocks by the activations a.
+func dotQ6K(w []byte, a actQ8) float32 {
+	nsb := len(a.d) / 8
+	if nsb == 0 {
+		return 0
+	}
+	_ = w[nsb*q6KBlock-1]
+	_ = a.q[nsb*superSize-1]
+	_ = a.p[nsb*16-1]
+	_ = a.b[nsb*16-1]
+	if !hasAVX2 {
+		return dotQ6KGo(w, a)
+	}
+	return dotQ6KAVX(&w[0], &a.q[0], &a.p[0], &a.b[0], nsb)
+}

@@ -1,0 +1,23 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// hasAVX2 is false where the assembly kernels are not built.
+const hasAVX2 = false
+
+func dot(a, b []float32) float32                      { return dotGo(a, b[:len(a)]) }
+func gemvRows(out, w []float32, ldw int, x []float32) { gemvRowsGo(out, w, ldw, x) }
+func dotQ8(w []byte, xq []int8, xd []float32) float32 { return dotQ8Go(w, xq, xd) }
+func dotQ4(w []byte, xq []int8, xd []float32) float32 { return dotQ4Go(w, xq, xd) }
+func dotF16(w []byte, x []float32) float32            { return dotF16Go(w, x) }
+func cvtF16(dst []float32, src []byte)                { cvtF16Go(dst, src) }
+func expSubSum(x []float32, mx float32) float32       { return expSubSumGo(x, mx) }
+func siluMul(out, gate, up []float32)                 { siluMulGo(out, gate[:len(out)], up[:len(out)]) }
+func axpy(a float32, x, y []float32)                  { axpyGo(a, x[:len(y)], y) }
+func mulScale(out, x, w []float32, s float32)         { mulScaleGo(out, x[:len(out)], w[:len(out)], s) }
+func sgemmKern(k int, ap, bp, c []float32, ldc int, alpha, beta float32) {
+	sgemmKernGo(k, ap, bp, c, ldc, alpha, beta)
+}
+
+func dotQ4K(w []byte, a actQ8) float32 { return dotQ4KGo(w, a) }
+func dotQ6K(w []byte, a actQ8) float32 { return dotQ6KGo(w, a) }

@@ -1,0 +1,401 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/hone-ai/hone/model/ggml"
+	"github.com/hone-ai/hone/model/kernels"
+)
+
+// ErrContextFull is matched (errors.Is) by the error Eval returns when the
+// tokens would not fit in the context window. See the package
+// documentation for the rule.
+var ErrContextFull = errors.New("model: context window full")
+
+// ContextFullError gives the numbers behind an ErrContextFull.
+type ContextFullError struct {
+	Pos        int // positions already in the session
+	N          int // tokens asked to evaluate
+	ContextLen int // the model's window
+}
+
+func (e *ContextFullError) Error() string {
+	return fmt.Sprintf("model: context window full: %d positions used + %d new > %d", e.Pos, e.N, e.ContextLen)
+}
+
+// Is makes errors.Is(err, ErrContextFull) true.
+func (e *ContextFullError) Is(target error) bool { return target == ErrContextFull }
+
+// prefillBatch is the most tokens one forward pass carries through the
+// layers together; longer prompts go in chunks of this size.
+const prefillBatch = 64
+
+// Session is one sequence being evaluated: its KV cache and position. A
+// Session is not safe for concurrent use; a Model may have many Sessions.
+type Session struct {
+	m      *Model
+	pos    int
+	tokens []int // the tokens at positions 0…pos-1
+	// kv cache per layer, laid out [pos][KVDim]; grown on demand up to
+	// ContextLen positions.
+	k, v   [][]float32
+	capPos int
+
+	sc *scratch
+}
+
+// scratch holds the activations of one forward pass of up to n tokens.
+type scratch struct {
+	n                  int
+	x, xb, q, att, out []float32
+	hb, hb2            []float32
+	cos, sin           []float32 // RoPE table for n positions
+	scores             [][]float32
+	emb                []float32
+}
+
+// NewSession returns an empty session on m. Its KV cache grows as it is
+// used, up to Config.ContextLen positions.
+func (m *Model) NewSession() *Session {
+	return &Session{m: m, k: make([][]float32, m.Config.NLayers), v: make([][]float32, m.Config.NLayers)}
+}
+
+// Model returns the model the session runs on.
+func (s *Session) Model() *Model { return s.m }
+
+// Pos is the number of positions in the KV cache: the next token is
+// evaluated at this position.
+func (s *Session) Pos() int { return s.pos }
+
+// Reset empties the session (keeping its memory for reuse).
+func (s *Session) Reset() { s.pos, s.tokens = 0, s.tokens[:0] }
+
+// Tokens returns the tokens in the session, position by position. The
+// slice is the session's: do not modify it.
+func (s *Session) Tokens() []int { return s.tokens[:s.pos:s.pos] }
+
+// Truncate drops every position from n on, so that the next Eval
+// continues from position n. It lets a caller reuse a common prefix. n is
+// clamped to [0, Pos()].
+func (s *Session) Truncate(n int) {
+	if n < 0 {
+		n = 0
+	}
+	if n < s.pos {
+		s.pos = n
+		s.tokens = s.tokens[:n]
+	}
+}
+
+// Eval runs tokens through the model at positions Pos()…Pos()+len-1,
+// adding them to the KV cache, and returns the logits (VocabSize values)
+// of the last token. The returned slice is the caller's. Several tokens
+// are processed as a batched prefill. On error (bad token, context full,
+// cancellation) the session keeps its previous position.
+func (s *Session) Eval(ctx context.Context, tokens []int) ([]float32, error) {
+	if err := s.check(tokens); err != nil {
+		return nil, err
+	}
+	start := s.pos
+	var logits []float32
+	for i := 0; i < len(tokens); i += prefillBatch {
+		j := min(i+prefillBatch, len(tokens))
+		out, err := s.forward(ctx, tokens[i:j], j == len(tokens), false)
+		if err != nil {
+			s.pos = start
+			return nil, err
+		}
+		logits = out
+	}
+	s.tokens = append(s.tokens, tokens...)
+	return logits, nil
+}
+
+// EvalAll is Eval returning the logits of every token: row i holds the
+// prediction for the token after tokens[i].
+func (s *Session) EvalAll(ctx context.Context, tokens []int) ([][]float32, error) {
+	if err := s.check(tokens); err != nil {
+		return nil, err
+	}
+	start := s.pos
+	v := s.m.Config.VocabSize
+	flat := make([]float32, len(tokens)*v)
+	for i := 0; i < len(tokens); i += prefillBatch {
+		j := min(i+prefillBatch, len(tokens))
+		out, err := s.forward(ctx, tokens[i:j], true, true)
+		if err != nil {
+			s.pos = start
+			return nil, err
+		}
+		copy(flat[i*v:], out)
+	}
+	s.tokens = append(s.tokens, tokens...)
+	rows := make([][]float32, len(tokens))
+	for i := range rows {
+		rows[i] = flat[i*v : (i+1)*v : (i+1)*v]
+	}
+	return rows, nil
+}
+
+// Logits evaluates tokens from position 0 in a fresh session and returns
+// the logits of every position (row i predicts token i+1).
+func (m *Model) Logits(ctx context.Context, tokens []int) ([][]float32, error) {
+	return m.NewSession().EvalAll(ctx, tokens)
+}
+
+func (s *Session) check(tokens []int) error {
+	if len(tokens) == 0 {
+		return errNoTokens
+	}
+	c := &s.m.Config
+	for i, t := range tokens {
+		if t < 0 || t >= c.VocabSize {
+			return fmt.Errorf("model: token %d at index %d out of range [0, %d)", t, i, c.VocabSize)
+		}
+	}
+	if s.pos+len(tokens) > c.ContextLen {
+		return &ContextFullError{Pos: s.pos, N: len(tokens), ContextLen: c.ContextLen}
+	}
+	return nil
+}
+
+// reserve grows the KV cache to hold at least n positions.
+func (s *Session) reserve(n int) {
+	if n <= s.capPos {
+		return
+	}
+	c := &s.m.Config
+	newCap := max(n, 2*s.capPos, 64)
+	newCap = min(newCap, c.ContextLen)
+	kvDim := c.KVDim()
+	for l := range s.k {
+		nk := make([]float32, newCap*kvDim)
+		nv := make([]float32, newCap*kvDim)
+		copy(nk, s.k[l][:s.pos*kvDim])
+		copy(nv, s.v[l][:s.pos*kvDim])
+		s.k[l], s.v[l] = nk, nv
+	}
+	s.capPos = newCap
+}
+
+func (s *Session) scratchFor(n int) *scratch {
+	if s.sc != nil && s.sc.n >= n {
+		return s.sc
+	}
+	c := &s.m.Config
+	workers := attnWorkers()
+	sc := &scratch{
+		n:   n,
+		x:   make([]float32, n*c.Dim),
+		xb:  make([]float32, n*c.Dim),
+		q:   make([]float32, n*c.QDim()),
+		att: make([]float32, n*c.QDim()),
+		out: make([]float32, n*c.Dim),
+		hb:  make([]float32, n*c.HiddenDim),
+		hb2: make([]float32, n*c.HiddenDim),
+		cos: make([]float32, n*c.RopeDim/2),
+		sin: make([]float32, n*c.RopeDim/2),
+		emb: make([]float32, c.Dim),
+	}
+	sc.scores = make([][]float32, workers)
+	for i := range sc.scores {
+		sc.scores[i] = make([]float32, c.ContextLen)
+	}
+	s.sc = sc
+	return sc
+}
+
+func attnWorkers() int { return max(1, min(runtime.GOMAXPROCS(0), 8)) }
+
+// forward evaluates one batch of tokens at s.pos and advances it. It
+// returns the logits of the last token, of every token (all), or nil
+// (!wantLogits).
+func (s *Session) forward(ctx context.Context, tokens []int, wantLogits, all bool) ([]float32, error) {
+	m := s.m
+	c := &m.Config
+	w := &m.Weights
+	n := len(tokens)
+	pos0 := s.pos
+	s.reserve(pos0 + n)
+	sc := s.scratchFor(n)
+	dim, qDim, kvDim, hid := c.Dim, c.QDim(), c.KVDim(), c.HiddenDim
+
+	x := sc.x[:n*dim]
+	for i, t := range tokens {
+		if err := embedRow(w.Embed, t, x[i*dim:(i+1)*dim]); err != nil {
+			return nil, err
+		}
+	}
+	m.ropeTable(sc, pos0, n)
+
+	xb, q, att, out := sc.xb[:n*dim], sc.q[:n*qDim], sc.att[:n*qDim], sc.out[:n*dim]
+	hb, hb2 := sc.hb[:n*hid], sc.hb2[:n*hid]
+	for l := range w.Layers {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ly := &w.Layers[l]
+		for i := 0; i < n; i++ {
+			kernels.RMSNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], ly.AttnNorm, c.NormEps)
+		}
+		kc := s.k[l][pos0*kvDim : (pos0+n)*kvDim]
+		vc := s.v[l][pos0*kvDim : (pos0+n)*kvDim]
+		kernels.MatMul(q, ly.Wq, xb, n)
+		kernels.MatMul(kc, ly.Wk, xb, n)
+		kernels.MatMul(vc, ly.Wv, xb, n)
+		for i := 0; i < n; i++ {
+			m.applyRoPE(q[i*qDim:(i+1)*qDim], sc, i)
+			m.applyRoPE(kc[i*kvDim:(i+1)*kvDim], sc, i)
+		}
+		s.attention(sc, l, pos0, n, q, att)
+		kernels.MatMul(out, ly.Wo, att, n)
+		addTo(x, out)
+
+		for i := 0; i < n; i++ {
+			kernels.RMSNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], ly.FFNNorm, c.NormEps)
+		}
+		kernels.MatMul(hb, ly.WGate, xb, n)
+		kernels.MatMul(hb2, ly.WUp, xb, n)
+		kernels.SwiGLU(hb, hb, hb2)
+		kernels.MatMul(out, ly.WDown, hb, n)
+		addTo(x, out)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.pos = pos0 + n
+	if !wantLogits {
+		return nil, nil
+	}
+	first := n - 1
+	if all {
+		first = 0
+	}
+	rows := n - first
+	for i := first; i < n; i++ {
+		kernels.RMSNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.OutNorm, c.NormEps)
+	}
+	logits := make([]float32, rows*c.VocabSize)
+	kernels.MatMul(logits, w.Output, xb[first*dim:n*dim], rows)
+	return logits, nil
+}
+
+// embedRow writes row t of the embedding into dst.
+func embedRow(e *kernels.Matrix, t int, dst []float32) error {
+	if e.Type == ggml.F32 {
+		copy(dst, e.F32[t*e.Cols:(t+1)*e.Cols])
+		return nil
+	}
+	rb, err := e.Type.RowBytes(e.Cols)
+	if err != nil {
+		return fmt.Errorf("token_embd: %w", err)
+	}
+	if err := ggml.Dequantize(e.Type, e.Data[t*rb:(t+1)*rb], dst); err != nil {
+		return fmt.Errorf("token_embd row %d: %w", t, err)
+	}
+	return nil
+}
+
+func addTo(dst, src []float32) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] += src[i]
+	}
+}
+
+// ropeTable fills the cos/sin table for positions pos0…pos0+n-1.
+func (m *Model) ropeTable(sc *scratch, pos0, n int) {
+	half := len(m.rope)
+	for i := 0; i < n; i++ {
+		p := float64(pos0 + i)
+		for j, f := range m.rope {
+			sn, cs := math.Sincos(p * f)
+			sc.cos[i*half+j] = float32(cs)
+			sc.sin[i*half+j] = float32(sn)
+		}
+	}
+}
+
+// applyRoPE rotates adjacent pairs of the first RopeDim elements of every
+// head of x (GGML "normal" mode, as llama2.c) for batch row i.
+func (m *Model) applyRoPE(x []float32, sc *scratch, i int) {
+	hd := m.Config.HeadDim
+	half := len(m.rope)
+	cs := sc.cos[i*half : (i+1)*half]
+	sn := sc.sin[i*half : (i+1)*half]
+	for h := 0; h+hd <= len(x); h += hd {
+		v := x[h : h+2*half]
+		for j := 0; j < half; j++ {
+			x0, x1 := v[2*j], v[2*j+1]
+			v[2*j] = x0*cs[j] - x1*sn[j]
+			v[2*j+1] = x0*sn[j] + x1*cs[j]
+		}
+	}
+}
+
+// attention computes causal grouped-query attention for the n batch rows
+// at positions pos0…, reading the layer's KV cache (which already holds the
+// batch's keys and values), writing att (n×QDim). Heads run in parallel.
+func (s *Session) attention(sc *scratch, layer, pos0, n int, q, att []float32) {
+	c := &s.m.Config
+	nh := c.NHeads
+	items := n * nh
+	workers := min(len(sc.scores), items)
+	// Small jobs are not worth a goroutine.
+	work := items * (pos0 + n) * c.HeadDim
+	if work < 1<<14 {
+		workers = 1
+	}
+	if workers <= 1 {
+		s.attnRange(sc.scores[0], layer, pos0, 0, items, q, att)
+		return
+	}
+	var wg sync.WaitGroup
+	per := (items + workers - 1) / workers
+	for wkr := 0; wkr < workers; wkr++ {
+		lo, hi := wkr*per, min((wkr+1)*per, items)
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func(buf []float32, lo, hi int) {
+			defer wg.Done()
+			s.attnRange(buf, layer, pos0, lo, hi, q, att)
+		}(sc.scores[wkr], lo, hi)
+	}
+	wg.Wait()
+}
+
+// attnRange handles work items lo…hi-1, item = row·NHeads + head.
+func (s *Session) attnRange(scores []float32, layer, pos0, lo, hi int, q, att []float32) {
+	c := &s.m.Config
+	hd, nh, kvDim, qDim := c.HeadDim, c.NHeads, c.KVDim(), c.QDim()
+	group := nh / c.NKVHeads
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	kl, vl := s.k[layer], s.v[layer]
+	for it := lo; it < hi; it++ {
+		i, h := it/nh, it%nh
+		kvOff := (h / group) * hd
+		qh := q[i*qDim+h*hd : i*qDim+(h+1)*hd]
+		npos := pos0 + i + 1
+		sc := scores[:npos]
+		for t := 0; t < npos; t++ {
+			sc[t] = kernels.Dot(qh, kl[t*kvDim+kvOff:t*kvDim+kvOff+hd]) * scale
+		}
+		kernels.Softmax(sc)
+		o := att[i*qDim+h*hd : i*qDim+(h+1)*hd]
+		clear(o)
+		for t := 0; t < npos; t++ {
+			a := sc[t]
+			vt := vl[t*kvDim+kvOff : t*kvDim+kvOff+hd]
+			for d := range o {
+				o[d] += a * vt[d]
+			}
+		}
+	}
+}

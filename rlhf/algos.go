@@ -1,0 +1,371 @@
+package rlhf
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/hone-ai/hone/rlhf/lm"
+)
+
+// Seq is a prompt (with BOS when the model uses one) and a completion, in
+// tokens.
+type Seq struct {
+	Prompt, Completion []int
+}
+
+func (s Seq) example(maxLen int) lm.Example {
+	toks := make([]int, 0, len(s.Prompt)+len(s.Completion))
+	toks = append(toks, s.Prompt...)
+	toks = append(toks, s.Completion...)
+	start := len(s.Prompt)
+	if maxLen > 0 && len(toks) > maxLen {
+		toks = toks[:maxLen]
+		if start > maxLen {
+			start = maxLen
+		}
+	}
+	return lm.Example{Tokens: toks, Start: start}
+}
+
+// Unpaired is one rated completion (KTO, logistic reward loss).
+type Unpaired struct {
+	Seq
+	Up bool
+}
+
+// Pair is a chosen and a rejected completion of one prompt.
+type Pair struct {
+	Prompt, Chosen, Rejected []int
+}
+
+// Optim configures the optimiser and the schedule shared by every
+// algorithm.
+type Optim struct {
+	LR        float64 // peak learning rate
+	Epochs    int     // passes over the data (KTO, DPO, reward model)
+	Steps     int     // optimiser steps (RLOO); 0 = from Epochs
+	BatchSize int
+	Warmup    float64 // fraction of steps with a linear warm-up
+	Seed      uint64
+	// StartStep skips that many steps (resuming a checkpointed run: the
+	// data order depends only on Seed, so the run continues where it was).
+	StartStep int
+	// OnStep is called after every step with its metrics; an error stops
+	// training and is returned.
+	OnStep func(step, total int, m Metrics) error
+}
+
+func (o Optim) withDefaults() Optim {
+	if o.LR == 0 {
+		o.LR = 2e-3
+	}
+	if o.Epochs == 0 {
+		o.Epochs = 3
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = 16
+	}
+	return o
+}
+
+// lrScale is a linear warm-up then cosine decay to 10% of the peak.
+func lrScale(step, total int, warmup float64) float64 {
+	w := int(warmup * float64(total))
+	if step < w {
+		return float64(step+1) / float64(w+1)
+	}
+	if total <= w+1 {
+		return 1
+	}
+	p := float64(step-w) / float64(total-w)
+	return 0.1 + 0.9*0.5*(1+math.Cos(math.Pi*p))
+}
+
+// batches returns the index batches of every epoch, shuffled by seed.
+func batches(n, bs, epochs int, seed uint64) [][]int {
+	rng := rand.New(rand.NewPCG(seed, 0xba7c4))
+	var out [][]int
+	for e := 0; e < epochs; e++ {
+		idx := rng.Perm(n)
+		for i := 0; i < n; i += bs {
+			j := min(i+bs, n)
+			out = append(out, idx[i:j])
+		}
+	}
+	return out
+}
+
+// stepper runs the optimiser for a model.
+type stepper struct {
+	m     *lm.Model
+	g     *lm.Grads
+	opt   *lm.AdamW
+	total int
+	o     Optim
+}
+
+func newStepper(m *lm.Model, o Optim, total int) *stepper {
+	opt := lm.NewAdamW(o.LR)
+	return &stepper{m: m, g: m.NewGrads(), opt: opt, total: total, o: o}
+}
+
+// apply takes one optimiser step with the accumulated gradient.
+func (s *stepper) apply(step int, extra []lm.Tensor) float64 {
+	ts := append(s.m.Trainable(s.g), extra...)
+	n := s.opt.Update(ts, lrScale(step, s.total, s.o.Warmup))
+	s.m.Merge()
+	s.g.Zero()
+	return n
+}
+
+func maxLen(m *lm.Model) int { return m.Cfg.SeqLen }
+
+func examples(m *lm.Model, seqs []Seq) []lm.Example {
+	out := make([]lm.Example, len(seqs))
+	for i, s := range seqs {
+		out[i] = s.example(maxLen(m))
+	}
+	return out
+}
+
+// TrainKTO updates policy (LoRA over ref's weights) with KTO on rated
+// completions and returns the metrics of every step.
+func TrainKTO(ctx context.Context, policy, ref *lm.Model, data []Unpaired, cfg KTOConfig, o Optim) ([]Metrics, error) {
+	o = o.withDefaults()
+	if len(data) < 2 {
+		return nil, fmt.Errorf("kto: %d examples, need at least 2", len(data))
+	}
+	if cfg.DesirableWeight == 0 || cfg.UndesirableWeight == 0 {
+		nD := 0
+		for _, d := range data {
+			if d.Up {
+				nD++
+			}
+		}
+		cfg.DesirableWeight, cfg.UndesirableWeight = KTOWeights(nD, len(data)-nD)
+	}
+	seqs := make([]Seq, len(data))
+	for i, d := range data {
+		seqs[i] = d.Seq
+	}
+	exs := examples(policy, seqs)
+	refLP, err := ref.LogProbs(ctx, exs)
+	if err != nil {
+		return nil, fmt.Errorf("kto: reference log-probs: %w", err)
+	}
+	plan := batches(len(data), o.BatchSize, o.Epochs, o.Seed)
+	st := newStepper(policy, o, len(plan))
+	var hist []Metrics
+	for step, b := range plan {
+		if step < o.StartStep {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return hist, err
+		}
+		be := make([]lm.Example, len(b))
+		batch := KTOBatch{Ref: make([]float64, len(b)), Desirable: make([]bool, len(b))}
+		// Mismatched pairs for z0: completion of example i+1 under prompt i.
+		kl := make([]lm.Example, len(b))
+		for j, i := range b {
+			be[j] = exs[i]
+			batch.Ref[j] = refLP[i]
+			batch.Desirable[j] = data[i].Up
+			other := data[b[(j+1)%len(b)]]
+			kl[j] = Seq{Prompt: data[i].Prompt, Completion: other.Completion}.example(maxLen(policy))
+		}
+		if batch.KLPolicy, err = policy.LogProbs(ctx, kl); err != nil {
+			return hist, err
+		}
+		if batch.KLRef, err = ref.LogProbs(ctx, kl); err != nil {
+			return hist, err
+		}
+		if batch.Policy, err = policy.LogProbs(ctx, be); err != nil {
+			return hist, err
+		}
+		r, err := KTOLoss(cfg, batch)
+		if err != nil {
+			return hist, err
+		}
+		if _, err := policy.BackwardBatch(ctx, be, r.Grad, nil, st.g); err != nil {
+			return hist, err
+		}
+		r.Metrics["grad_norm"] = st.apply(step, nil)
+		hist = append(hist, r.Metrics)
+		if o.OnStep != nil {
+			if err := o.OnStep(step, len(plan), r.Metrics); err != nil {
+				return hist, err
+			}
+		}
+	}
+	return hist, nil
+}
+
+// TrainDPO updates policy with DPO on preference pairs.
+func TrainDPO(ctx context.Context, policy, ref *lm.Model, pairs []Pair, cfg DPOConfig, o Optim) ([]Metrics, error) {
+	o = o.withDefaults()
+	if len(pairs) < 1 {
+		return nil, fmt.Errorf("dpo: no pairs")
+	}
+	ch := make([]lm.Example, len(pairs))
+	rj := make([]lm.Example, len(pairs))
+	for i, p := range pairs {
+		ch[i] = Seq{p.Prompt, p.Chosen}.example(maxLen(policy))
+		rj[i] = Seq{p.Prompt, p.Rejected}.example(maxLen(policy))
+	}
+	refC, err := ref.LogProbs(ctx, ch)
+	if err != nil {
+		return nil, fmt.Errorf("dpo: reference log-probs: %w", err)
+	}
+	refR, err := ref.LogProbs(ctx, rj)
+	if err != nil {
+		return nil, fmt.Errorf("dpo: reference log-probs: %w", err)
+	}
+	plan := batches(len(pairs), o.BatchSize, o.Epochs, o.Seed)
+	st := newStepper(policy, o, len(plan))
+	var hist []Metrics
+	for step, b := range plan {
+		if step < o.StartStep {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return hist, err
+		}
+		var batch DPOBatch
+		bc, br := make([]lm.Example, len(b)), make([]lm.Example, len(b))
+		for j, i := range b {
+			bc[j], br[j] = ch[i], rj[i]
+			batch.RefChosen = append(batch.RefChosen, refC[i])
+			batch.RefRejected = append(batch.RefRejected, refR[i])
+		}
+		both, err := policy.LogProbs(ctx, append(append([]lm.Example(nil), bc...), br...))
+		if err != nil {
+			return hist, err
+		}
+		batch.PolicyChosen, batch.PolicyRejected = both[:len(b)], both[len(b):]
+		r, err := DPOLoss(cfg, batch)
+		if err != nil {
+			return hist, err
+		}
+		coefs := append(append([]float64(nil), r.GradChosen...), r.GradRejected...)
+		if _, err := policy.BackwardBatch(ctx, append(bc, br...), coefs, nil, st.g); err != nil {
+			return hist, err
+		}
+		r.Metrics["grad_norm"] = st.apply(step, nil)
+		hist = append(hist, r.Metrics)
+		if o.OnStep != nil {
+			if err := o.OnStep(step, len(plan), r.Metrics); err != nil {
+				return hist, err
+			}
+		}
+	}
+	return hist, nil
+}
+
+// Sampler draws completions from a model for RLOO and the lab.
+type Sampler struct {
+	Temperature float64
+	TopK        int
+	MaxTokens   int
+	Stop        []int
+}
+
+// Sample draws one completion of prompt from m.
+func (s Sampler) Sample(ctx context.Context, m *lm.Model, prompt []int, rng *rand.Rand) ([]int, error) {
+	return m.Generate(ctx, prompt, lm.Sampling{Temperature: s.Temperature, TopK: s.TopK, MaxTokens: s.MaxTokens, Stop: s.Stop}, rng)
+}
+
+// SampleMany draws one completion per prompt, in parallel, each with its
+// own generator seeded from seed and its index (deterministic).
+func (s Sampler) SampleMany(ctx context.Context, m *lm.Model, prompts [][]int, seed uint64) ([][]int, error) {
+	out := make([][]int, len(prompts))
+	err := parallelDo(ctx, len(prompts), func(i int) error {
+		rng := rand.New(rand.NewPCG(seed, uint64(i)))
+		c, err := s.Sample(ctx, m, prompts[i], rng)
+		out[i] = c
+		return err
+	})
+	return out, err
+}
+
+// RLOOOptions configures an RLOO run.
+type RLOOOptions struct {
+	RLOOConfig
+	PromptsPerStep int
+	Sampler        Sampler
+}
+
+// TrainRLOO updates policy with RLOO: every step samples K completions
+// for PromptsPerStep prompts from the current policy, scores them with the
+// reward model and follows the leave-one-out REINFORCE gradient of
+// score − β·KL.
+func TrainRLOO(ctx context.Context, policy, ref *lm.Model, rm *RewardModel, prompts [][]int, ro RLOOOptions, o Optim) ([]Metrics, error) {
+	o = o.withDefaults()
+	if len(prompts) == 0 {
+		return nil, fmt.Errorf("rloo: no prompts")
+	}
+	if ro.K < 2 {
+		ro.K = 4
+	}
+	if ro.PromptsPerStep <= 0 {
+		ro.PromptsPerStep = 8
+	}
+	steps := o.Steps
+	if steps <= 0 {
+		steps = 40
+	}
+	st := newStepper(policy, o, steps)
+	rng := rand.New(rand.NewPCG(o.Seed, 0x5100))
+	var hist []Metrics
+	for step := 0; step < steps; step++ {
+		ps := make([][]int, 0, ro.PromptsPerStep*ro.K)
+		for i := 0; i < ro.PromptsPerStep; i++ {
+			p := prompts[rng.IntN(len(prompts))]
+			for j := 0; j < ro.K; j++ {
+				ps = append(ps, p)
+			}
+		}
+		if step < o.StartStep {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return hist, err
+		}
+		comps, err := ro.Sampler.SampleMany(ctx, policy, ps, o.Seed^uint64(step+1)*0x9e3779b97f4a7c15)
+		if err != nil {
+			return hist, err
+		}
+		seqs := make([]Seq, len(ps))
+		for i := range ps {
+			seqs[i] = Seq{ps[i], comps[i]}
+		}
+		exs := examples(policy, seqs)
+		var b RLOOBatch
+		if b.Policy, err = policy.LogProbs(ctx, exs); err != nil {
+			return hist, err
+		}
+		if b.Ref, err = ref.LogProbs(ctx, exs); err != nil {
+			return hist, err
+		}
+		if b.Scores, err = rm.Scores(ctx, seqs); err != nil {
+			return hist, err
+		}
+		r, err := RLOOLoss(ro.RLOOConfig, b)
+		if err != nil {
+			return hist, err
+		}
+		if _, err := policy.BackwardBatch(ctx, exs, r.Grad, nil, st.g); err != nil {
+			return hist, err
+		}
+		r.Metrics["grad_norm"] = st.apply(step, nil)
+		hist = append(hist, r.Metrics)
+		if o.OnStep != nil {
+			if err := o.OnStep(step, steps, r.Metrics); err != nil {
+				return hist, err
+			}
+		}
+	}
+	return hist, nil
+}

@@ -1,0 +1,519 @@
+package rlhf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hone-ai/hone/rlhf/lm"
+)
+
+// TextTokenizer is what the lab needs from a tokenizer.
+type TextTokenizer interface {
+	Encode(text string) []int // no BOS
+	Decode(ids []int) string
+}
+
+// Rater rates replies (an *Annotator, or anything answering the same way).
+type Rater interface {
+	Annotate(ctx context.Context, reqs []AnnotationRequest) ([]Judgement, error)
+}
+
+// LabConfig configures a closed-loop experiment.
+type LabConfig struct {
+	Algo        string   // "kto", "dpo" or "rloo"
+	Ratings     int      // annotations spent on training data (default 500)
+	Rounds      int      // collect → train → evaluate rounds (default 1)
+	Seed        uint64   // everything random derives from it
+	Prompts     []string // nil = BuiltinPrompts()
+	HeldOutFrac float64  // share of prompts held out for evaluation (default 0.2)
+	EvalSamples int      // replies per held-out prompt when evaluating (default 4)
+	BOS         int      // token prepended to prompts; −1 = none (default lm.BOS)
+	Sampler     Sampler
+	LoRA        lm.LoRAConfig
+	KTO         KTOConfig
+	DPO         DPOConfig
+	RLOO        RLOOOptions
+	Optim       Optim // policy optimiser (KTO, DPO, RLOO)
+	Reward      RewardConfig
+	RewardOptim Optim
+	// SkipRewardModel leaves the reward model out for KTO and DPO (RLOO
+	// always needs it).
+	SkipRewardModel bool
+	// OnRound is called after each round; OnStep after each training step.
+	OnRound func(LabRound)
+	OnStep  func(phase string, step, total int, m Metrics)
+}
+
+// DefaultLabConfig returns the lab's defaults for algo; the CLI and the
+// tests start from it.
+func DefaultLabConfig(algo string) LabConfig {
+	c := LabConfig{
+		Algo: algo, Ratings: 500, Rounds: 1, Seed: 1, HeldOutFrac: 0.2, EvalSamples: 4, BOS: lm.BOS,
+		Sampler:     Sampler{Temperature: 1, MaxTokens: 48, Stop: []int{lm.BOS, lm.EOS}},
+		LoRA:        lm.LoRAConfig{Rank: 8, Alpha: 16},
+		KTO:         KTOConfig{Beta: 0.1},
+		DPO:         DPOConfig{Beta: 0.1},
+		RLOO:        RLOOOptions{RLOOConfig: RLOOConfig{K: 4, Beta: 0.05, NormalizeAdvantages: true}, PromptsPerStep: 8},
+		Optim:       Optim{LR: 2e-3, Epochs: 3, BatchSize: 16, Warmup: 0.1, Steps: 60},
+		Reward:      RewardConfig{LoRA: lm.LoRAConfig{Rank: 8, Alpha: 16}},
+		RewardOptim: Optim{LR: 2e-3, Epochs: 4, BatchSize: 16, Warmup: 0.1},
+	}
+	return c
+}
+
+// LabRound is one round's figures (one JSON line with --json).
+type LabRound struct {
+	Round         int         `json:"round"`
+	Algo          string      `json:"algo"`
+	Ratings       int         `json:"ratings"`
+	Up            int         `json:"up"`
+	Down          int         `json:"down"`
+	Pairs         int         `json:"pairs"`
+	ApprovalBase  float64     `json:"approval_base"`
+	ApprovalTuned float64     `json:"approval_tuned"`
+	KL            float64     `json:"kl"`
+	LMLossDrift   float64     `json:"lm_loss_drift"`
+	ReplyTokens   float64     `json:"reply_tokens"`
+	RewardModel   *RewardEval `json:"reward_model,omitempty"`
+	Seconds       float64     `json:"seconds"`
+}
+
+// LabResult is the final outcome of a lab run.
+type LabResult struct {
+	Algo             string      `json:"algo"`
+	Ratings          int         `json:"ratings"`
+	ApprovalBase     float64     `json:"approval_base"`
+	ApprovalTuned    float64     `json:"approval_tuned"`
+	KL               float64     `json:"kl"`
+	LMLossDrift      float64     `json:"lm_loss_drift"`
+	LMLossBase       float64     `json:"lm_loss_base"`
+	LMLossTuned      float64     `json:"lm_loss_tuned"`
+	ReplyTokensBase  float64     `json:"reply_tokens_base"`
+	ReplyTokensTuned float64     `json:"reply_tokens_tuned"`
+	RewardModel      *RewardEval `json:"reward_model,omitempty"`
+	EvalReplies      int         `json:"eval_replies"`
+	Rounds           []LabRound  `json:"-"`
+	History          []Metrics   `json:"-"` // policy training steps, all rounds
+	RewardHistory    []Metrics   `json:"-"`
+	Seconds          float64     `json:"seconds"`
+	Policy           *lm.Model   `json:"-"`
+	SampleBase       []string    `json:"-"` // a few held-out replies, for the report
+	SampleTuned      []string    `json:"-"`
+}
+
+// BuiltinPrompts are story openings in the style stories-type models were
+// trained on, 16 subjects × 12 openings.
+func BuiltinPrompts() []string {
+	subjects := []string{"Lily", "Tim", "Ben", "Sue", "Max", "Anna", "Tom", "Mia", "Sam", "Lucy", "Jack", "Emma",
+		"a little cat", "a big dog", "a small bird", "a happy frog"}
+	openings := []string{
+		"Once upon a time, there was %s.",
+		"One day, %s went to the park.",
+		"Once upon a time, %s found a box.",
+		"%s wanted to play outside.",
+		"One morning, %s woke up early.",
+		"%s saw a big tree.",
+		"Once upon a time, %s had a toy.",
+		"One day, %s was very hungry.",
+		"%s liked to run and jump.",
+		"At night, %s looked at the sky.",
+		"%s went to the store with mom.",
+		"Once there was %s who loved the sun.",
+	}
+	var out []string
+	for _, o := range openings {
+		for _, s := range subjects {
+			p := fmt.Sprintf(o, s)
+			if p[0] >= 'a' && p[0] <= 'z' {
+				p = string(p[0]-'a'+'A') + p[1:]
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// heldOut splits prompts deterministically by a hash of their text.
+func heldOut(prompt string, frac float64) bool {
+	h := fnv.New64a()
+	h.Write([]byte(prompt))
+	return float64(h.Sum64()%10000)/10000 < frac
+}
+
+type labPrompt struct {
+	text string
+	toks []int
+}
+
+// evalSet is a policy's replies on the held-out prompts with their
+// judgements.
+type evalSet struct {
+	seqs     []Seq
+	prompts  []int // index into held-out prompts
+	texts    []string
+	ratings  []int
+	approval float64
+	tokens   float64
+}
+
+// RunLab runs the closed loop: sample two replies per training prompt from
+// the current policy, have rater judge them, train, and evaluate on
+// held-out prompts with the same rater.
+func RunLab(ctx context.Context, base *lm.Model, tok TextTokenizer, rater Rater, cfg LabConfig) (*LabResult, error) {
+	start := time.Now()
+	switch cfg.Algo {
+	case "kto", "dpo", "rloo":
+	default:
+		return nil, fmt.Errorf("lab: unknown algorithm %q (kto, dpo or rloo)", cfg.Algo)
+	}
+	if cfg.Ratings < 4 {
+		return nil, fmt.Errorf("lab: ratings %d: need at least 4", cfg.Ratings)
+	}
+	if cfg.Rounds < 1 {
+		cfg.Rounds = 1
+	}
+	if cfg.EvalSamples < 1 {
+		cfg.EvalSamples = 4
+	}
+	prompts := cfg.Prompts
+	if len(prompts) == 0 {
+		prompts = BuiltinPrompts()
+	}
+	var train, held []labPrompt
+	for _, p := range prompts {
+		lp := labPrompt{text: p}
+		if cfg.BOS >= 0 {
+			lp.toks = append(lp.toks, cfg.BOS)
+		}
+		lp.toks = append(lp.toks, tok.Encode(p)...)
+		if heldOut(p, cfg.HeldOutFrac) {
+			held = append(held, lp)
+		} else {
+			train = append(train, lp)
+		}
+	}
+	if len(train) == 0 || len(held) == 0 {
+		return nil, fmt.Errorf("lab: %d prompts split into %d training and %d held-out: need both (give more prompts)", len(prompts), len(train), len(held))
+	}
+	res := &LabResult{Algo: cfg.Algo}
+	ann := &labAnnotator{rater: rater, tok: tok}
+
+	// The base policy's held-out replies: approval, the reward model's
+	// held-out judgements and the held-out text for LM loss.
+	baseEval, err := ann.evaluate(ctx, base, held, cfg, "eval-base")
+	if err != nil {
+		return nil, err
+	}
+	res.ApprovalBase, res.ReplyTokensBase = baseEval.approval, baseEval.tokens
+	lmText := baseEval.seqs
+	res.LMLossBase, err = lmLoss(ctx, base, lmText)
+	if err != nil {
+		return nil, err
+	}
+
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x1ab))
+	order := rng.Perm(len(train))
+	next := 0
+	var thumbs []Unpaired
+	var pairs []Pair
+	policy := base
+	perRound := cfg.Ratings / cfg.Rounds
+	used := 0
+	for round := 1; round <= cfg.Rounds; round++ {
+		rs := time.Now()
+		budget := perRound
+		if round == cfg.Rounds {
+			budget = cfg.Ratings - used
+		}
+		// Two replies per prompt from the current policy.
+		var ps [][]int
+		var pt []labPrompt
+		for i := 0; i+1 < budget; i += 2 {
+			p := train[order[next%len(train)]]
+			next++
+			ps = append(ps, p.toks, p.toks)
+			pt = append(pt, p, p)
+		}
+		comps, err := cfg.Sampler.SampleMany(ctx, policy, ps, cfg.Seed^uint64(round)*0x51ed27)
+		if err != nil {
+			return nil, err
+		}
+		js, err := ann.judge(ctx, pt, comps, fmt.Sprintf("r%d", round))
+		if err != nil {
+			return nil, err
+		}
+		used += len(js)
+		for i := 0; i < len(js); i += 2 {
+			for k := i; k < i+2; k++ {
+				if js[k] != 0 {
+					thumbs = append(thumbs, Unpaired{Seq{ps[k], comps[k]}, js[k] > 0})
+				}
+			}
+			switch {
+			case js[i] > 0 && js[i+1] < 0:
+				pairs = append(pairs, Pair{ps[i], comps[i], comps[i+1]})
+			case js[i] < 0 && js[i+1] > 0:
+				pairs = append(pairs, Pair{ps[i], comps[i+1], comps[i]})
+			}
+		}
+		lr := LabRound{Round: round, Algo: cfg.Algo, Ratings: used, Pairs: len(pairs), ApprovalBase: res.ApprovalBase}
+		for _, t := range thumbs {
+			if t.Up {
+				lr.Up++
+			} else {
+				lr.Down++
+			}
+		}
+		// Reward model on everything rated so far, checked on the base
+		// policy's held-out judgements.
+		var rm *RewardModel
+		if cfg.Algo == "rloo" || !cfg.SkipRewardModel {
+			ro := cfg.RewardOptim
+			ro.Seed = cfg.Seed + uint64(round)
+			ro.OnStep = stepHook(cfg.OnStep, "reward")
+			var rh []Metrics
+			rm, rh, err = TrainRewardModel(ctx, base, RewardData{Pairs: pairs, Thumbs: thumbs}, cfg.Reward, ro)
+			if err != nil {
+				return nil, fmt.Errorf("lab: round %d: reward model: %w", round, err)
+			}
+			res.RewardHistory = append(res.RewardHistory, rh...)
+			ev, err := rm.Evaluate(ctx, baseEval.rewardData())
+			if err != nil {
+				return nil, err
+			}
+			lr.RewardModel = &ev
+			res.RewardModel = &ev
+		}
+		// A fresh adapter on the base each round, trained on all the data.
+		policy, err = base.WithLoRA(cfg.LoRA, cfg.Seed+uint64(round))
+		if err != nil {
+			return nil, err
+		}
+		o := cfg.Optim
+		o.Seed = cfg.Seed + uint64(round)*7
+		o.OnStep = stepHook(cfg.OnStep, cfg.Algo)
+		var hist []Metrics
+		switch cfg.Algo {
+		case "kto":
+			if len(thumbs) < 2 {
+				return nil, fmt.Errorf("lab: round %d: %d rated replies: too few for KTO", round, len(thumbs))
+			}
+			hist, err = TrainKTO(ctx, policy, base, thumbs, cfg.KTO, o)
+		case "dpo":
+			if len(pairs) == 0 {
+				return nil, fmt.Errorf("lab: round %d: no pair with one reply approved and one not: DPO needs pairs", round)
+			}
+			hist, err = TrainDPO(ctx, policy, base, pairs, cfg.DPO, o)
+		case "rloo":
+			tp := make([][]int, len(train))
+			for i, p := range train {
+				tp[i] = p.toks
+			}
+			ro := cfg.RLOO
+			ro.Sampler = cfg.Sampler
+			hist, err = TrainRLOO(ctx, policy, base, rm, tp, ro, o)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lab: round %d: %s: %w", round, cfg.Algo, err)
+		}
+		res.History = append(res.History, hist...)
+		tuned, err := ann.evaluate(ctx, policy, held, cfg, fmt.Sprintf("eval-r%d", round))
+		if err != nil {
+			return nil, err
+		}
+		kl, err := meanSeqKL(ctx, policy, base, tuned.seqs)
+		if err != nil {
+			return nil, err
+		}
+		lt, err := lmLoss(ctx, policy, lmText)
+		if err != nil {
+			return nil, err
+		}
+		lr.ApprovalTuned, lr.KL, lr.ReplyTokens = tuned.approval, kl, tuned.tokens
+		lr.LMLossDrift = (lt - res.LMLossBase) / res.LMLossBase
+		lr.Seconds = time.Since(rs).Seconds()
+		res.Rounds = append(res.Rounds, lr)
+		res.ApprovalTuned, res.KL, res.LMLossDrift, res.LMLossTuned, res.ReplyTokensTuned = lr.ApprovalTuned, kl, lr.LMLossDrift, lt, tuned.tokens
+		res.EvalReplies = len(tuned.seqs)
+		res.SampleBase, res.SampleTuned = firstN(baseEval.texts, 3), firstN(tuned.texts, 3)
+		if cfg.OnRound != nil {
+			cfg.OnRound(lr)
+		}
+	}
+	res.Ratings = used
+	res.Policy = policy
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+func firstN(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func stepHook(f func(string, int, int, Metrics), phase string) func(int, int, Metrics) error {
+	if f == nil {
+		return nil
+	}
+	return func(step, total int, m Metrics) error {
+		f(phase, step, total, m)
+		return nil
+	}
+}
+
+// labAnnotator wraps a Rater with the lab's request numbering.
+type labAnnotator struct {
+	rater Rater
+	tok   TextTokenizer
+}
+
+// judge asks for a rating of each completion; it returns −1, 0 or 1 each.
+func (a *labAnnotator) judge(ctx context.Context, prompts []labPrompt, comps [][]int, tag string) ([]int, error) {
+	reqs := make([]AnnotationRequest, len(comps))
+	for i, c := range comps {
+		reqs[i] = AnnotationRequest{ID: fmt.Sprintf("%s-%d", tag, i), Messages: []Turn{{Role: "user", Content: prompts[i].text}}, Reply: a.tok.Decode(c)}
+	}
+	js, err := a.rater.Annotate(ctx, reqs)
+	if err != nil {
+		return nil, err
+	}
+	if len(js) != len(reqs) {
+		return nil, fmt.Errorf("lab: %d judgements for %d requests", len(js), len(reqs))
+	}
+	out := make([]int, len(js))
+	for i, j := range js {
+		out[i] = j.Rating
+	}
+	return out, nil
+}
+
+// evaluate samples EvalSamples replies per held-out prompt from m with a
+// seed fixed per lab (so base and tuned see the same randomness) and has
+// them judged.
+func (a *labAnnotator) evaluate(ctx context.Context, m *lm.Model, held []labPrompt, cfg LabConfig, tag string) (*evalSet, error) {
+	var ps [][]int
+	var pt []labPrompt
+	e := &evalSet{}
+	for i, p := range held {
+		for k := 0; k < cfg.EvalSamples; k++ {
+			ps = append(ps, p.toks)
+			pt = append(pt, p)
+			e.prompts = append(e.prompts, i)
+		}
+	}
+	comps, err := cfg.Sampler.SampleMany(ctx, m, ps, cfg.Seed^0xe7a1)
+	if err != nil {
+		return nil, err
+	}
+	if e.ratings, err = a.judge(ctx, pt, comps, tag); err != nil {
+		return nil, err
+	}
+	up, rated := 0, 0
+	for i, c := range comps {
+		e.seqs = append(e.seqs, Seq{ps[i], c})
+		e.texts = append(e.texts, a.tok.Decode(c))
+		e.tokens += float64(len(c))
+		if e.ratings[i] != 0 {
+			rated++
+			if e.ratings[i] > 0 {
+				up++
+			}
+		}
+	}
+	e.tokens /= float64(len(comps))
+	if rated == 0 {
+		return nil, errors.New("lab: the annotator skipped every held-out reply: no approval rate")
+	}
+	e.approval = float64(up) / float64(rated)
+	return e, nil
+}
+
+// rewardData turns an evaluation's judgements into held-out reward data:
+// thumbs, and every (approved, disapproved) pair under the same prompt.
+func (e *evalSet) rewardData() RewardData {
+	var d RewardData
+	byPrompt := map[int][]int{}
+	for i, r := range e.ratings {
+		if r == 0 {
+			continue
+		}
+		d.Thumbs = append(d.Thumbs, Unpaired{e.seqs[i], r > 0})
+		byPrompt[e.prompts[i]] = append(byPrompt[e.prompts[i]], i)
+	}
+	for p := 0; p < len(byPrompt)+len(e.prompts); p++ {
+		idx, ok := byPrompt[p]
+		if !ok {
+			continue
+		}
+		for _, i := range idx {
+			for _, j := range idx {
+				if e.ratings[i] > 0 && e.ratings[j] < 0 {
+					d.Pairs = append(d.Pairs, Pair{e.seqs[i].Prompt, e.seqs[i].Completion, e.seqs[j].Completion})
+				}
+			}
+		}
+	}
+	return d
+}
+
+// lmLoss is the mean per-token negative log-likelihood of the completions.
+func lmLoss(ctx context.Context, m *lm.Model, seqs []Seq) (float64, error) {
+	lps, err := m.LogProbs(ctx, examples(m, seqs))
+	if err != nil {
+		return 0, err
+	}
+	var nll, n float64
+	for i, lp := range lps {
+		nll -= lp
+		n += float64(len(seqs[i].Completion))
+	}
+	if n == 0 {
+		return 0, errors.New("lm loss: no completion tokens")
+	}
+	return nll / n, nil
+}
+
+// meanSeqKL is the mean over seqs (sampled from policy) of the sequence
+// KL Σ_t KL(policy(·|ctx_t) ‖ ref(·|ctx_t)), exact per token, in nats.
+func meanSeqKL(ctx context.Context, policy, ref *lm.Model, seqs []Seq) (float64, error) {
+	kls := make([]float64, len(seqs))
+	V := policy.Cfg.Vocab
+	err := parallelDo(ctx, len(seqs), func(i int) error {
+		ex := seqs[i].example(maxLen(policy))
+		if ex.Start >= len(ex.Tokens) {
+			return nil
+		}
+		p, err := policy.Dists(ex)
+		if err != nil {
+			return err
+		}
+		q, err := ref.Dists(ex)
+		if err != nil {
+			return err
+		}
+		var s float64
+		for r := 0; r < len(p)/V; r++ {
+			for v := 0; v < V; v++ {
+				lp := float64(p[r*V+v])
+				s += math.Exp(lp) * (lp - float64(q[r*V+v]))
+			}
+		}
+		kls[i] = s
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	var t float64
+	for _, k := range kls {
+		t += k
+	}
+	return t / float64(len(seqs)), nil
+}

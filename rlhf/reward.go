@@ -1,0 +1,314 @@
+package rlhf
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/hone-ai/hone/rlhf/lm"
+)
+
+// RewardModel scores a completion: the policy's backbone (with its own
+// LoRA adapters, the base frozen) and a scalar head on the last token's
+// final hidden state.
+type RewardModel struct {
+	Model *lm.Model
+	W     []float32 // head weights, Dim
+	B     []float32 // head bias, 1 value
+	// PolicyVersion is the version of the policy whose backbone this
+	// reward model was trained on (0 = the base model).
+	PolicyVersion int64
+}
+
+// Scores returns the reward of each sequence.
+func (rm *RewardModel) Scores(ctx context.Context, seqs []Seq) ([]float64, error) {
+	h, err := rm.Model.Hidden(ctx, examples(rm.Model, seqs))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(h))
+	for i, hi := range h {
+		out[i] = rm.score(hi)
+	}
+	return out, nil
+}
+
+func (rm *RewardModel) score(h []float32) float64 {
+	s := float64(rm.B[0])
+	for i, v := range h {
+		s += float64(rm.W[i]) * float64(v)
+	}
+	return s
+}
+
+// RewardConfig configures reward-model training.
+type RewardConfig struct {
+	LoRA lm.LoRAConfig // Rank 0 = frozen backbone (only the head trains)
+}
+
+// RewardData is what the reward model learns from: pairs (Bradley–Terry)
+// and thumbs (logistic loss).
+type RewardData struct {
+	Pairs  []Pair
+	Thumbs []Unpaired
+}
+
+// TrainRewardModel trains a reward model on base's backbone and returns
+// it with the metrics of every step.
+func TrainRewardModel(ctx context.Context, base *lm.Model, data RewardData, cfg RewardConfig, o Optim) (*RewardModel, []Metrics, error) {
+	o = o.withDefaults()
+	if len(data.Pairs)+len(data.Thumbs) == 0 {
+		return nil, nil, fmt.Errorf("reward model: no pairs and no rated examples")
+	}
+	m := base
+	if cfg.LoRA.Rank > 0 {
+		var err error
+		if m, err = base.WithLoRA(cfg.LoRA, o.Seed^0x7e3d); err != nil {
+			return nil, nil, err
+		}
+	}
+	D := base.Cfg.Dim
+	rm := &RewardModel{Model: m, W: make([]float32, D), B: make([]float32, 1)}
+	gw, gb := make([]float32, D), make([]float32, 1)
+	head := []lm.Tensor{{Name: "rm.head.weight", W: rm.W, G: gw}, {Name: "rm.head.bias", W: rm.B, G: gb}}
+	// One item = one pair or one thumb; batches mix both.
+	nP := len(data.Pairs)
+	n := nP + len(data.Thumbs)
+	plan := batches(n, o.BatchSize, o.Epochs, o.Seed)
+	var st *stepper
+	if cfg.LoRA.Rank > 0 {
+		st = newStepper(m, o, len(plan))
+	} else {
+		st = &stepper{m: m, opt: lm.NewAdamW(o.LR), total: len(plan), o: o}
+	}
+	var hist []Metrics
+	for step, b := range plan {
+		if step < o.StartStep {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return rm, hist, err
+		}
+		var seqs []Seq
+		var pairIdx, thumbIdx []int
+		var thumbUp []bool
+		for _, i := range b {
+			if i < nP {
+				p := data.Pairs[i]
+				pairIdx = append(pairIdx, len(seqs))
+				seqs = append(seqs, Seq{p.Prompt, p.Chosen}, Seq{p.Prompt, p.Rejected})
+			} else {
+				thumbIdx = append(thumbIdx, len(seqs))
+				thumbUp = append(thumbUp, data.Thumbs[i-nP].Up)
+				seqs = append(seqs, data.Thumbs[i-nP].Seq)
+			}
+		}
+		exs := examples(m, seqs)
+		hs, err := m.Hidden(ctx, exs)
+		if err != nil {
+			return rm, hist, err
+		}
+		scores := make([]float64, len(hs))
+		for i, h := range hs {
+			scores[i] = rm.score(h)
+		}
+		// dL/dscore per sequence; pair and thumb losses weighted by their
+		// share of the batch.
+		g := make([]float64, len(seqs))
+		met := Metrics{}
+		total := 0.0
+		if len(pairIdx) > 0 {
+			c, r := make([]float64, len(pairIdx)), make([]float64, len(pairIdx))
+			for j, k := range pairIdx {
+				c[j], r[j] = scores[k], scores[k+1]
+			}
+			l, gc, gr, pm, err := BradleyTerryLoss(c, r)
+			if err != nil {
+				return rm, hist, err
+			}
+			w := float64(len(pairIdx)) / float64(len(b))
+			for j, k := range pairIdx {
+				g[k] += w * gc[j]
+				g[k+1] += w * gr[j]
+			}
+			total += w * l
+			met["pairs/loss"], met["pairs/accuracy"], met["pairs/margin"] = l, pm["accuracy"], pm["margin"]
+		}
+		if len(thumbIdx) > 0 {
+			s := make([]float64, len(thumbIdx))
+			for j, k := range thumbIdx {
+				s[j] = scores[k]
+			}
+			l, gs, tm, err := LogisticLoss(s, thumbUp)
+			if err != nil {
+				return rm, hist, err
+			}
+			w := float64(len(thumbIdx)) / float64(len(b))
+			for j, k := range thumbIdx {
+				g[k] += w * gs[j]
+			}
+			total += w * l
+			met["thumbs/loss"], met["thumbs/accuracy"] = l, tm["accuracy"]
+		}
+		met["loss"] = total
+		// Head gradients and hidden-state gradients for the backbone.
+		dh := make([][]float32, len(seqs))
+		for i, h := range hs {
+			gb[0] += float32(g[i])
+			dh[i] = make([]float32, D)
+			for k := range h {
+				gw[k] += float32(g[i]) * h[k]
+				dh[i][k] = float32(g[i]) * rm.W[k]
+			}
+		}
+		if cfg.LoRA.Rank > 0 {
+			if _, err := m.BackwardBatch(ctx, exs, make([]float64, len(exs)), dh, st.g); err != nil {
+				return rm, hist, err
+			}
+			met["grad_norm"] = st.apply(step, head)
+		} else {
+			met["grad_norm"] = st.opt.Update(head, lrScale(step, st.total, o.Warmup))
+		}
+		for i := range gw {
+			gw[i] = 0
+		}
+		gb[0] = 0
+		hist = append(hist, met)
+		if o.OnStep != nil {
+			if err := o.OnStep(step, len(plan), met); err != nil {
+				return rm, hist, err
+			}
+		}
+	}
+	return rm, hist, nil
+}
+
+// RewardEval is a reward model's quality on held-out judgements.
+type RewardEval struct {
+	PairAccuracy float64 `json:"pair_accuracy"` // chosen scored above rejected
+	Pairs        int     `json:"pairs"`
+	Margin       float64 `json:"margin"` // mean chosen − rejected score
+	AUC          float64 `json:"auc"`    // thumbs: P(score(up) > score(down))
+	ECE          float64 `json:"ece"`    // calibration of σ(score) on thumbs (10 bins)
+	Thumbs       int     `json:"thumbs"`
+}
+
+// Evaluate measures rm on held-out pairs and thumbs.
+func (rm *RewardModel) Evaluate(ctx context.Context, d RewardData) (RewardEval, error) {
+	var ev RewardEval
+	if len(d.Pairs) > 0 {
+		seqs := make([]Seq, 0, 2*len(d.Pairs))
+		for _, p := range d.Pairs {
+			seqs = append(seqs, Seq{p.Prompt, p.Chosen}, Seq{p.Prompt, p.Rejected})
+		}
+		s, err := rm.Scores(ctx, seqs)
+		if err != nil {
+			return ev, err
+		}
+		for i := 0; i < len(s); i += 2 {
+			if s[i] > s[i+1] {
+				ev.PairAccuracy++
+			}
+			ev.Margin += s[i] - s[i+1]
+		}
+		ev.Pairs = len(d.Pairs)
+		ev.PairAccuracy /= float64(ev.Pairs)
+		ev.Margin /= float64(ev.Pairs)
+	}
+	if len(d.Thumbs) > 0 {
+		seqs := make([]Seq, len(d.Thumbs))
+		up := make([]bool, len(d.Thumbs))
+		for i, t := range d.Thumbs {
+			seqs[i], up[i] = t.Seq, t.Up
+		}
+		s, err := rm.Scores(ctx, seqs)
+		if err != nil {
+			return ev, err
+		}
+		p := make([]float64, len(s))
+		for i, v := range s {
+			p[i] = sigmoid(v)
+		}
+		ev.ECE = ECE(p, up, 10)
+		ev.AUC = auc(s, up)
+		ev.Thumbs = len(s)
+	}
+	return ev, nil
+}
+
+// auc is the probability that a random up example outscores a random down
+// one (ties count half).
+func auc(s []float64, up []bool) float64 {
+	type sv struct {
+		s  float64
+		up bool
+	}
+	v := make([]sv, len(s))
+	for i := range s {
+		v[i] = sv{s[i], up[i]}
+	}
+	sort.Slice(v, func(i, j int) bool { return v[i].s < v[j].s })
+	var nUp, nDown, rankSum float64
+	for i := 0; i < len(v); {
+		j := i
+		for j < len(v) && v[j].s == v[i].s {
+			j++
+		}
+		r := float64(i+j+1) / 2 // mean 1-based rank of the tie group
+		for k := i; k < j; k++ {
+			if v[k].up {
+				rankSum += r
+				nUp++
+			} else {
+				nDown++
+			}
+		}
+		i = j
+	}
+	if nUp == 0 || nDown == 0 {
+		return math.NaN()
+	}
+	return (rankSum - nUp*(nUp+1)/2) / (nUp * nDown)
+}
+
+// parallelDo runs fn(i) for i in [0, n) on GOMAXPROCS goroutines.
+func parallelDo(ctx context.Context, n int, fn func(i int) error) error {
+	nw := min(runtime.GOMAXPROCS(0), n)
+	if nw < 1 {
+		return nil
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	next := make(chan int)
+	for w := 0; w < nw; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
