@@ -17,10 +17,10 @@ import (
 )
 
 type ack struct {
-	rater  string
-	id     int64
-	msg    int64
-	value  int
+	rater string
+	id    int64
+	msg   int64
+	value int
 }
 
 // startChild re-executes the test binary as a child writer.

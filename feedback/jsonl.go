@@ -493,6 +493,13 @@ func (im *importer) add(r importRow) error {
 		if err != nil {
 			return err
 		}
+		// The reply may already exist as a prompt turn of an earlier row
+		// (a later turn of the conversation was rated first); this row is
+		// the one that describes it.
+		if _, err := im.tx.ExecContext(im.ctx, `UPDATE messages SET status = ?, policy_version = ?, model = ? WHERE id = ?`,
+			string(r.status), nullID(r.policy), r.model, id); err != nil {
+			return err
+		}
 		value := -1
 		if r.label {
 			value = 1
@@ -520,6 +527,13 @@ func (im *importer) add(r importRow) error {
 	t := r.time
 	if t.IsZero() {
 		t = im.now
+	}
+	for _, u := range []struct{ id, pol int64 }{{chosen, r.chosenPol}, {rejected, r.rejectedPol}} {
+		if u.pol != 0 {
+			if _, err := im.tx.ExecContext(im.ctx, `UPDATE messages SET policy_version = ? WHERE id = ?`, u.pol, u.id); err != nil {
+				return err
+			}
+		}
 	}
 	if _, err := compare(im.ctx, im.tx, ComparisonInput{ChosenID: chosen, RejectedID: rejected, Rater: r.rater,
 		Source: r.source, Reason: r.reason}, t.UTC()); err != nil {

@@ -21,12 +21,14 @@ func richStore(t *testing.T) *Store {
 	if err := s.UpdateMessage(ctx, f.a3, MessageUpdate{Content: "Hi there, fri", Status: StatusStopped}); err != nil {
 		t.Fatal(err)
 	}
-	mustRate(t, s, f.a1, "ann", 1)
-	mustRate(t, s, f.a2, "ann", -1)
-	mustRate(t, s, f.a3, "ann", -1)
+	// b1 is rated first: its prompt runs through a1, whose own rating row
+	// (with a1's policy version) comes later in the export.
 	if _, err := s.Rate(ctx, RatingInput{MessageID: f.b1, Rater: "bob", Value: 1, Reason: "좋아요", Comment: "line1\nline2 \"quoted\" <tag>"}); err != nil {
 		t.Fatal(err)
 	}
+	mustRate(t, s, f.a1, "ann", 1)
+	mustRate(t, s, f.a2, "ann", -1)
+	mustRate(t, s, f.a3, "ann", -1)
 	if _, err := s.Compare(ctx, ComparisonInput{ChosenID: f.a3, RejectedID: f.a2, Rater: "bob", Reason: "less rude"}); err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,14 @@ type Store struct {
 
 // NewestVersion is the newest schema version this binary knows.
 func NewestVersion() (int64, error) {
-	p, err := newProvider(nil)
+	// Listing the embedded sources needs no database, but goose wants a
+	// handle; sql.Open connects lazily, so this one never opens anything.
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		return 0, fmt.Errorf("feedback: migrations: %w", err)
+	}
+	defer db.Close()
+	p, err := newProvider(db)
 	if err != nil {
 		return 0, err
 	}
@@ -60,15 +67,6 @@ func NewestVersion() (int64, error) {
 }
 
 func newProvider(db *sql.DB) (*goose.Provider, error) {
-	if db == nil {
-		// ListSources needs no database; goose requires a non-nil one, so
-		// hand it an unopened handle (sql.Open connects lazily).
-		var err error
-		db, err = sql.Open("sqlite", ":memory:")
-		if err != nil {
-			return nil, fmt.Errorf("feedback: migrations: %w", err)
-		}
-	}
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations.FS, goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return nil, fmt.Errorf("feedback: loading embedded migrations: %w", err)

@@ -201,3 +201,39 @@ func TestOpenPermissionsAndSettings(t *testing.T) {
 		t.Errorf("opening a non-database: %v", err)
 	}
 }
+
+// TestConcurrentFirstOpen: several openers racing on a fresh file all
+// succeed, and the migrations are applied once.
+func TestConcurrentFirstOpen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fresh", "hone.db")
+	const n = 6
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			s, err := Open(ctx, path)
+			if err == nil {
+				_, err = s.CreateConversation(ctx, NewConversation{Title: "race"})
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var applied, convs int
+	s.DB().QueryRow(`SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&applied)
+	s.DB().QueryRow(`SELECT count(*) FROM conversations`).Scan(&convs)
+	newest, _ := NewestVersion()
+	if int64(applied) != newest || convs != n {
+		t.Errorf("%d migrations recorded (want %d), %d conversations (want %d)", applied, newest, convs, n)
+	}
+}

@@ -104,6 +104,7 @@ func StartAnnotator(command string, timeout time.Duration) (*Annotator, error) {
 	a := &Annotator{command: command, timeout: timeout, cmd: cmd, stdin: stdin, stderr: &tailBuffer{},
 		lines: make(chan lineOrErr, 64), done: make(chan struct{})}
 	cmd.Stderr = a.stderr
+	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("annotator %q: start: %w", command, err)
 	}
@@ -244,17 +245,17 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// Close ends the annotator: EOF on its stdin, then a kill if it has not
-// exited within a few seconds.
+// Close ends the annotator: EOF on its stdin, then a kill of its process
+// group if it has not exited within a few seconds.
 func (a *Annotator) Close() error {
 	a.stdin.Close()
 	select {
 	case <-a.done:
-	case <-time.After(5 * time.Second):
-		_ = a.cmd.Process.Kill()
+	case <-time.After(3 * time.Second):
+		killGroup(a.cmd)
 		<-a.done
 	}
-	for range a.lines {
-	}
+	// Children of sh may still hold stdout; end them too.
+	killGroup(a.cmd)
 	return nil
 }

@@ -46,4 +46,3 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		st.Rows, name, st.Conversations, st.Messages, st.Ratings, st.Comparisons)
 	return nil
 }
-

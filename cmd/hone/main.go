@@ -71,6 +71,8 @@ func commands() []command {
 		{"rate", "rate a reply from scripts: MESSAGE_ID up|down|clear", runRate},
 		{"export", "write preference data as JSONL (trl-kto, trl-dpo, openai-dpo)", runExport},
 		{"import", "read preference data JSONL back into the store", runImport},
+		{"pretrain", "rebuild the embedded default model from scratch", runPretrain},
+		{"eval", "score a chat model on held-out prompts (language, addition, definitions)", runEval},
 	}
 }
 

@@ -48,12 +48,14 @@ func Dequantize(t Type, src []byte, dst []float32) error {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
 		}
 	case F16:
+		src = src[:2*len(dst)]
 		for i := range dst {
-			dst[i] = F16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
+			dst[i] = F16ToF32(uint16(src[2*i]) | uint16(src[2*i+1])<<8)
 		}
 	case BF16:
+		src = src[:2*len(dst)]
 		for i := range dst {
-			dst[i] = BF16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
+			dst[i] = math.Float32frombits(uint32(src[2*i])<<16 | uint32(src[2*i+1])<<24)
 		}
 	case Q8_0:
 		for b := 0; b < len(dst)/QK8_0; b++ {

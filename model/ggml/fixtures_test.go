@@ -56,39 +56,49 @@ func TestDequantizeLlamaCppFiles(t *testing.T) {
 	}
 }
 
-// Quantizing the F32 weights to Q8_0 with hone reproduces llama.cpp's Q8_0
-// file byte for byte (same reference rounding).
-func TestQuantizeQ8_0MatchesLlamaCpp(t *testing.T) {
+// Quantizing the F32 weights with hone reproduces llama.cpp's files byte
+// for byte (llama-quantize without an importance matrix uses the same
+// reference rounding).
+func TestQuantizeMatchesLlamaCpp(t *testing.T) {
 	ref := openGGUF(t, "r256-f32.gguf")
-	q := openGGUF(t, "r256-q8_0.gguf")
-	checked := 0
-	for i := range q.Tensors {
-		ti := &q.Tensors[i]
-		if ti.Type != ggml.Q8_0 {
-			continue
-		}
-		want, err := q.Data(ti)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rt, _ := ref.Tensor(ti.Name)
-		got, err := ggml.Quantize(ggml.Q8_0, tensorF32(t, ref, rt))
-		if err != nil {
-			t.Fatal(err)
-		}
-		diff := 0
-		for j := range want {
-			if got[j] != want[j] {
-				diff++
+	for _, c := range []struct {
+		file string
+		typ  ggml.Type
+	}{
+		{"r256-q8_0.gguf", ggml.Q8_0},
+		{"r256-q4_0.gguf", ggml.Q4_0},
+		{"r256-f16.gguf", ggml.F16},
+	} {
+		q := openGGUF(t, c.file)
+		checked := 0
+		for i := range q.Tensors {
+			ti := &q.Tensors[i]
+			if ti.Type != c.typ {
+				continue
 			}
+			want, err := q.Data(ti)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt, _ := ref.Tensor(ti.Name)
+			got, err := ggml.Quantize(c.typ, tensorF32(t, ref, rt))
+			if err != nil {
+				t.Fatal(err)
+			}
+			diff := 0
+			for j := range want {
+				if got[j] != want[j] {
+					diff++
+				}
+			}
+			if diff != 0 {
+				t.Errorf("%s: %s: %d of %d bytes differ from llama.cpp's %s", c.file, ti.Name, diff, len(want), c.typ)
+			}
+			checked++
 		}
-		if diff != 0 {
-			t.Errorf("%s: %d of %d bytes differ from llama.cpp's Q8_0", ti.Name, diff, len(want))
+		if checked == 0 {
+			t.Fatalf("%s: no %s tensors", c.file, c.typ)
 		}
-		checked++
-	}
-	if checked == 0 {
-		t.Fatal("no Q8_0 tensors")
 	}
 }
 

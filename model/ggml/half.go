@@ -5,20 +5,18 @@ import "math"
 // F16ToF32 converts an IEEE 754 half-precision value to float32 exactly
 // (subnormals, infinities and NaNs included).
 func F16ToF32(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f: // Inf or NaN (payload kept)
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case exp != 0: // normal
-		return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
-	case mant == 0: // ±0
-		return math.Float32frombits(sign)
+	// Move exponent and mantissa into place and rebias the exponent; only
+	// Inf/NaN and subnormals need a correction (F. Giesen's method).
+	o := uint32(h&0x7fff) << 13
+	exp := o & 0x0f800000
+	o += (127 - 15) << 23
+	if exp == 0x0f800000 { // Inf or NaN: exponent all ones
+		o += (128 - 16) << 23
+	} else if exp == 0 { // zero or subnormal: renormalize via float subtraction
+		o += 1 << 23
+		o = math.Float32bits(math.Float32frombits(o) - math.Float32frombits(113<<23))
 	}
-	// Subnormal: mant * 2^-24, exact in float32.
-	v := float32(mant) * (1.0 / (1 << 24))
-	return math.Float32frombits(sign | math.Float32bits(v))
+	return math.Float32frombits(o | uint32(h&0x8000)<<16)
 }
 
 // F32ToF16 converts a float32 to IEEE half precision, rounding to nearest

@@ -3,6 +3,7 @@ package gguf
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,6 +40,9 @@ func FuzzGGUF(f *testing.F) {
 			g.Uint(kv.Key)
 			g.Float(kv.Key)
 			g.Int32s(kv.Key)
+		}
+		if err := g.Dump(io.Discard); err != nil {
+			t.Fatal(err)
 		}
 		w := NewWriter()
 		for _, kv := range g.KV {

@@ -157,7 +157,7 @@ func tensorBytes(t ggml.Type, dims []uint64) (uint64, error) {
 		return 0, fmt.Errorf("unknown tensor type id %d", uint32(t))
 	}
 	if len(dims) == 0 {
-		return uint64(t.TypeSize()), nil
+		dims = []uint64{1} // a scalar: one element, as in ggml
 	}
 	bs := uint64(t.BlockSize())
 	if dims[0]%bs != 0 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -144,6 +145,17 @@ func TestRoundTripBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRoundTrip(t, g, data)
+
+	// Version 2 has the same layout.
+	v2 := bytes.Clone(b)
+	binary.LittleEndian.PutUint32(v2[4:], 2)
+	f2, err := OpenBytes(v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f2.Version != 2 || !reflect.DeepEqual(f2.KV, f.KV) || !reflect.DeepEqual(f2.Tensors, f.Tensors) {
+		t.Error("version 2 file parses differently")
+	}
 }
 
 func TestWriteFileOpen(t *testing.T) {
@@ -487,11 +499,20 @@ func TestMalformed(t *testing.T) {
 		{"data truncated", new(raw).head(3, 1, 0).tensor("t", 0, 0, 16).padTo(32).zeros(63).Bytes(), "past the end"},
 		{"no data section", new(raw).head(3, 1, 0).tensor("t", 0, 0, 1).Bytes(), "past the end"},
 		{"duplicate tensor", new(raw).head(3, 2, 0).tensor("t", 0, 0, 1).tensor("t", 0, 32, 1).padTo(32).zeros(64).Bytes(), `"t"): duplicate tensor name`},
+		{"scalar of a block type", new(raw).head(3, 1, 0).tensor("t", uint32(ggml.Q8_0), 0).padTo(32).zeros(64).Bytes(), "row of 1 elements is not a multiple of the block size 32"},
 		{"truncated tensor info", new(raw).head(3, 1, 0).str("t").u32(3).u64(4).u64(4).Bytes(), "dimension 2"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
 			_, err := OpenBytes(c.b)
+			runtime.ReadMemStats(&after)
+			// Claimed counts and lengths are checked before allocating: the
+			// parser allocates a few times the input at most.
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<10+8*uint64(len(c.b)) {
+				t.Errorf("allocated %d bytes for a %d-byte input", alloc, len(c.b))
+			}
 			if err == nil {
 				t.Fatalf("no error")
 			}

@@ -4,7 +4,8 @@ import "github.com/hone-ai/hone/model/ggml"
 
 // actQ8 is one activation vector quantized for the integer kernels: int8
 // blocks of 32 (q) with float32 scales (d), plus what the K-quant kernels
-// need — per-block sums xd·Σq (s, Q4_K), and per 128-element half the
+// need — 8·Σq per block (b, Q4_0), per-block sums xd·Σq (s, Q4_K), and
+// per 128-element half the
 // scales and 32·Σq of each 16-element group in the kernel's lane order
 // [g0 g2 g4 g6 g1 g3 g5 g7] (p and b, Q6_K).
 type actQ8 struct {
@@ -23,6 +24,8 @@ func quantizeActs(t ggml.Type, x []float32, n, cols int) []actQ8 {
 	var s, p []float32
 	var b []int32
 	switch t {
+	case ggml.Q4_0:
+		b = make([]int32, n*nb)
 	case ggml.Q4_K:
 		s = make([]float32, n*nb)
 	case ggml.Q6_K:
@@ -34,6 +37,15 @@ func quantizeActs(t ggml.Type, x []float32, n, cols int) []actQ8 {
 		a := actQ8{q: q[i*cols : (i+1)*cols], d: d[i*nb : (i+1)*nb]}
 		quantizeQ8(a.q, a.d, x[i*cols:(i+1)*cols])
 		switch t {
+		case ggml.Q4_0:
+			a.b = b[i*nb : (i+1)*nb]
+			for j := range a.b {
+				var sum int32
+				for _, v := range a.q[32*j : 32*j+32] {
+					sum += int32(v)
+				}
+				a.b[j] = 8 * sum
+			}
 		case ggml.Q4_K:
 			a.s = s[i*nb : (i+1)*nb]
 			for j := range a.s {

@@ -496,3 +496,21 @@ func TestMatMulPanicsOnBadShapes(t *testing.T) {
 		})
 	}
 }
+
+func TestNaNPropagates(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		nan := float32(math.NaN())
+		x := make([]float32, 19)
+		x[3] = nan
+		g := append([]float32(nil), x...)
+		Softmax(x)
+		if !math.IsNaN(float64(x[3])) {
+			t.Errorf("Softmax with a NaN input gave p[3] = %g, want NaN", x[3])
+		}
+		out := make([]float32, len(g))
+		SwiGLU(out, g, make([]float32, len(g)))
+		if !math.IsNaN(float64(out[3])) {
+			t.Errorf("SwiGLU(NaN) = %g, want NaN", out[3])
+		}
+	})
+}

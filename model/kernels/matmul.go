@@ -95,7 +95,7 @@ func matMulInt8(out []float32, w *Matrix, rb int, x []float32, n int) {
 	case ggml.Q8_0:
 		dotq = func(w []byte, a actQ8) float32 { return dotQ8(w, a.q, a.d) }
 	case ggml.Q4_0:
-		dotq = func(w []byte, a actQ8) float32 { return dotQ4(w, a.q, a.d) }
+		dotq = dotQ4
 	case ggml.Q4_K:
 		dotq = dotQ4K
 	default:

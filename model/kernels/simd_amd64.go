@@ -28,7 +28,7 @@ func sgemmKernAVX(k int, a, b, c *float32, ldc int, alpha, beta float32)
 func dotQ8AVX(w *byte, xq *int8, xd *float32, nb int) float32
 
 //go:noescape
-func dotQ4AVX(w *byte, xq *int8, xd *float32, nb int) float32
+func dotQ4AVX(w *byte, xq *int8, xd *float32, bs *int32, nb int) float32
 
 //go:noescape
 func dotF16AVX(w *uint16, x *float32, n int) float32
@@ -123,17 +123,18 @@ func dotQ8(w []byte, xq []int8, xd []float32) float32 {
 	return dotQ8AVX(&w[0], &xq[0], &xd[0], nb)
 }
 
-func dotQ4(w []byte, xq []int8, xd []float32) float32 {
-	nb := len(xd)
+func dotQ4(w []byte, a actQ8) float32 {
+	nb := len(a.d)
 	if nb == 0 {
 		return 0
 	}
 	_ = w[nb*18-1]
-	_ = xq[nb*32-1]
+	_ = a.q[nb*32-1]
+	_ = a.b[nb-1]
 	if !hasAVX2 {
-		return dotQ4Go(w, xq, xd)
+		return dotQ4Go(w, a.q, a.d)
 	}
-	return dotQ4AVX(&w[0], &xq[0], &xd[0], nb)
+	return dotQ4AVX(&w[0], &a.q[0], &a.d[0], &a.b[0], nb)
 }
 
 // dotF16 returns Σ f16(w[2i:2i+2])·x[i] over len(x) elements.

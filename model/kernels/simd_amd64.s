@@ -300,43 +300,72 @@ kstore0:
 	VPMADDWD   Y15, Y7, Y7 \
 	VCVTDQ2PS  Y7, Y7
 
+// One Q8_0 block (32 weights at ow(SI)) times 32 int8 activations at
+// ox(DI) into eight int32 partial sums in dst. Needs Y15 = int16 ones.
+#define Q8BLK(ow, ox, dst) \
+	VMOVDQU    ox(DI), Y4 \
+	VPABSB     ow(SI), Y5 \
+	VPSIGNB    ow(SI), Y4, Y6 \
+	VPMADDUBSW Y6, Y5, Y6 \
+	VPMADDWD   Y15, Y6, dst
+
+// Reduce eight vectors of int32 partial sums, already pairwise added into
+// a (blocks 0-3) and b (blocks 4-7) by VPHADDD trees, to the eight block
+// sums in block order in Y10, as float32.
+#define BLKSUMS(a, b) \
+	VPERM2I128 $0x20, b, a, Y10 \
+	VPERM2I128 $0x31, b, a, Y11 \
+	VPADDD     Y11, Y10, Y10 \
+	VCVTDQ2PS  Y10, Y10
+
 // func dotQ8AVX(w *byte, xq *int8, xd *float32, nb int) float32
 // Q8_0 weight blocks (f16 scale + 32 int8) against int8 activation blocks
-// with float32 scales.
+// with float32 scales. Eight blocks per iteration: their integer sums are
+// reduced into one vector and scaled by one vector of d_w·d_x.
 TEXT ·dotQ8AVX(SB), NOSPLIT, $0-36
 	MOVQ     w+0(FP), SI
 	MOVQ     xq+8(FP), DI
 	MOVQ     xd+16(FP), DX
 	MOVQ     nb+24(FP), CX
 	VXORPS   Y0, Y0, Y0
-	VXORPS   Y8, Y8, Y8
 	VPCMPEQW Y15, Y15, Y15
 	VPSRLW   $15, Y15, Y15
 
-q8loop2:
-	CMPQ         CX, $2
-	JL           q8loop1
-	VPBROADCASTW 0(SI), X1
-	VCVTPH2PS    X1, Y1
-	VBROADCASTSS 0(DX), Y2
-	VMULPS       Y2, Y1, Y1
-	VMOVDQU      2(SI), Y3
-	VMOVDQU      0(DI), Y4
-	I8DOT
-	VFMADD231PS  Y7, Y1, Y0
-	VPBROADCASTW 34(SI), X9
-	VCVTPH2PS    X9, Y9
-	VBROADCASTSS 4(DX), Y10
-	VMULPS       Y10, Y9, Y9
-	VMOVDQU      36(SI), Y3
-	VMOVDQU      32(DI), Y4
-	I8DOT
-	VFMADD231PS  Y7, Y9, Y8
-	ADDQ         $68, SI
-	ADDQ         $64, DI
-	ADDQ         $8, DX
-	SUBQ         $2, CX
-	JMP          q8loop2
+q8loop8:
+	CMPQ        CX, $8
+	JL          q8loop1
+	VPXOR       X2, X2, X2
+	VPINSRW     $0, 0(SI), X2, X2
+	VPINSRW     $1, 34(SI), X2, X2
+	VPINSRW     $2, 68(SI), X2, X2
+	VPINSRW     $3, 102(SI), X2, X2
+	VPINSRW     $4, 136(SI), X2, X2
+	VPINSRW     $5, 170(SI), X2, X2
+	VPINSRW     $6, 204(SI), X2, X2
+	VPINSRW     $7, 238(SI), X2, X2
+	VCVTPH2PS   X2, Y2
+	VMULPS      0(DX), Y2, Y2
+	Q8BLK(2, 0, Y8)
+	Q8BLK(36, 32, Y9)
+	VPHADDD     Y9, Y8, Y8
+	Q8BLK(70, 64, Y9)
+	Q8BLK(104, 96, Y10)
+	VPHADDD     Y10, Y9, Y9
+	VPHADDD     Y9, Y8, Y8
+	Q8BLK(138, 128, Y9)
+	Q8BLK(172, 160, Y10)
+	VPHADDD     Y10, Y9, Y9
+	Q8BLK(206, 192, Y10)
+	Q8BLK(240, 224, Y11)
+	VPHADDD     Y11, Y10, Y10
+	VPHADDD     Y10, Y9, Y9
+	BLKSUMS(Y8, Y9)
+	VFMADD231PS Y10, Y2, Y0
+	ADDQ        $272, SI
+	ADDQ        $256, DI
+	ADDQ        $32, DX
+	SUBQ        $8, CX
+	JMP         q8loop8
 
 q8loop1:
 	TESTQ        CX, CX
@@ -349,9 +378,13 @@ q8loop1:
 	VMOVDQU      0(DI), Y4
 	I8DOT
 	VFMADD231PS  Y7, Y1, Y0
+	ADDQ         $34, SI
+	ADDQ         $32, DI
+	ADDQ         $4, DX
+	DECQ         CX
+	JMP          q8loop1
 
 q8done:
-	VADDPS Y8, Y0, Y0
 	HSUM0
 	VZEROUPPER
 	MOVSS  X0, ret+32(FP)
@@ -473,10 +506,12 @@ DATA expc<>+444(SB)/4, $0x0000007f
 GLOBL expc<>(SB), RODATA|NOPTR, $448
 
 // EXPY0 replaces the 8 floats of Y0 with exp(Y0) (inputs clamped to
-// [-87, 88]); clobbers Y1-Y3.
+// [-87, 88]; NaNs propagate); clobbers Y1-Y3.
 #define EXPY0 \
-	VMINPS       expc<>+0(SB), Y0, Y0 \
-	VMAXPS       expc<>+32(SB), Y0, Y0 \
+	VMOVUPS      expc<>+0(SB), Y1 \
+	VMINPS       Y0, Y1, Y0 \
+	VMOVUPS      expc<>+32(SB), Y1 \
+	VMAXPS       Y0, Y1, Y0 \
 	VMOVUPS      expc<>+64(SB), Y1 \
 	VFMADD213PS  expc<>+96(SB), Y0, Y1 \
 	VROUNDPS     $1, Y1, Y1 \
@@ -554,14 +589,26 @@ smdone:
 	RET
 
 
-// func dotQ4AVX(w *byte, xq *int8, xd *float32, nb int) float32
+// One Q4_0 block (16 bytes of nibbles at ow(SI)) times 32 int8
+// activations at ox(DI): unsigned nibbles 0..15 by maddubs, into eight
+// int32 partial sums in dst (the −8 offset is applied per block later).
+#define Q4BLK(ow, ox, dst) \
+	VMOVDQU     ow(SI), X3 \
+	VPSRLW      $4, X3, X5 \
+	VINSERTI128 $1, X5, Y3, Y3 \
+	VPAND       Y14, Y3, Y3 \
+	VPMADDUBSW  ox(DI), Y3, Y3 \
+	VPMADDWD    Y15, Y3, dst
+
+// func dotQ4AVX(w *byte, xq *int8, xd *float32, bs *int32, nb int) float32
 // Q4_0 weight blocks (f16 scale + 16 bytes of nibbles, value q-8) against
-// int8 activation blocks with float32 scales.
-TEXT ·dotQ4AVX(SB), NOSPLIT, $0-36
+// int8 activation blocks with float32 scales; bs[j] = 8·Σxq of block j.
+TEXT ·dotQ4AVX(SB), NOSPLIT, $0-44
 	MOVQ         w+0(FP), SI
 	MOVQ         xq+8(FP), DI
 	MOVQ         xd+16(FP), DX
-	MOVQ         nb+24(FP), CX
+	MOVQ         bs+24(FP), R8
+	MOVQ         nb+32(FP), CX
 	VXORPS       Y0, Y0, Y0
 	VPCMPEQW     Y15, Y15, Y15
 	VPSRLW       $15, Y15, Y15
@@ -571,6 +618,47 @@ TEXT ·dotQ4AVX(SB), NOSPLIT, $0-36
 	MOVQ         $0x0808080808080808, AX
 	VMOVQ        AX, X13
 	VPBROADCASTQ X13, Y13
+
+q4loop8:
+	CMPQ        CX, $8
+	JL          q4loop
+	VPXOR       X2, X2, X2
+	VPINSRW     $0, 0(SI), X2, X2
+	VPINSRW     $1, 18(SI), X2, X2
+	VPINSRW     $2, 36(SI), X2, X2
+	VPINSRW     $3, 54(SI), X2, X2
+	VPINSRW     $4, 72(SI), X2, X2
+	VPINSRW     $5, 90(SI), X2, X2
+	VPINSRW     $6, 108(SI), X2, X2
+	VPINSRW     $7, 126(SI), X2, X2
+	VCVTPH2PS   X2, Y2
+	VMULPS      0(DX), Y2, Y2
+	Q4BLK(2, 0, Y8)
+	Q4BLK(20, 32, Y9)
+	VPHADDD     Y9, Y8, Y8
+	Q4BLK(38, 64, Y9)
+	Q4BLK(56, 96, Y10)
+	VPHADDD     Y10, Y9, Y9
+	VPHADDD     Y9, Y8, Y8
+	Q4BLK(74, 128, Y9)
+	Q4BLK(92, 160, Y10)
+	VPHADDD     Y10, Y9, Y9
+	Q4BLK(110, 192, Y10)
+	Q4BLK(128, 224, Y11)
+	VPHADDD     Y11, Y10, Y10
+	VPHADDD     Y10, Y9, Y9
+	VPERM2I128  $0x20, Y9, Y8, Y10
+	VPERM2I128  $0x31, Y9, Y8, Y11
+	VPADDD      Y11, Y10, Y10
+	VPSUBD      0(R8), Y10, Y10
+	VCVTDQ2PS   Y10, Y10
+	VFMADD231PS Y10, Y2, Y0
+	ADDQ        $144, SI
+	ADDQ        $256, DI
+	ADDQ        $32, DX
+	ADDQ        $32, R8
+	SUBQ        $8, CX
+	JMP         q4loop8
 
 q4loop:
 	TESTQ        CX, CX
@@ -596,7 +684,7 @@ q4loop:
 q4done:
 	HSUM0
 	VZEROUPPER
-	MOVSS X0, ret+32(FP)
+	MOVSS X0, ret+40(FP)
 	RET
 
 // func dotF16AVX(w *uint16, x *float32, n int) float32

@@ -322,12 +322,24 @@ func FuzzBPE(f *testing.F) {
 		for _, tok := range toks {
 			ids := tok.Encode(s)
 			_ = tok.EncodeSpecial(s)
-			if got := tok.Decode(ids); got != s && utf8.ValidString(s) {
+			// Falcon's vocabulary lacks 28 byte characters (starcoder's one):
+			// such bytes are dropped, by llama.cpp too.
+			if got := tok.Decode(ids); got != s && utf8.ValidString(s) && coversBytes(tok, s) {
 				t.Fatalf("%s: Decode(Encode(%q)) = %q", tok.v.Pre, s, got)
 			}
 			checkStream(t, tok.v.Pre, tok, ids)
 		}
 	})
+}
+
+// coversBytes reports whether the vocabulary has a token for every byte of s.
+func coversBytes(tok *Tokenizer, s string) bool {
+	for i := 0; i < len(s); i++ {
+		if tok.byteTok[s[i]] < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // FuzzStream feeds arbitrary id sequences to the stream decoder.

@@ -222,3 +222,43 @@ func (m *Model) StepFLOPs(B, T, M int) float64 {
 	}
 	return f
 }
+
+// MaskedBatch builds a batch from token sequences with a mask saying which
+// tokens are learned: the target at position i is seq[i+1] when
+// mask[i+1] is set (supervised fine-tuning: assistant tokens only).
+// Sequences longer than T+1 are cut at T+1 tokens; T = 0 takes the longest.
+func MaskedBatch(seqs [][]int, masks [][]bool, T int) (*Batch, error) {
+	if len(seqs) == 0 || len(seqs) != len(masks) {
+		return nil, fmt.Errorf("train: masked batch: %d sequences, %d masks", len(seqs), len(masks))
+	}
+	if T <= 0 {
+		for _, s := range seqs {
+			T = max(T, len(s)-1)
+		}
+	}
+	if T <= 0 {
+		return nil, errors.New("train: masked batch: sequences need at least two tokens")
+	}
+	b := &Batch{B: len(seqs), T: T, Tokens: make([]int, len(seqs)*T), Targets: make([]int, len(seqs)*T), Lens: make([]int, len(seqs))}
+	for s, seq := range seqs {
+		if len(masks[s]) != len(seq) {
+			return nil, fmt.Errorf("train: masked batch: sequence %d has %d tokens and %d mask values", s, len(seq), len(masks[s]))
+		}
+		if len(seq) < 2 {
+			return nil, fmt.Errorf("train: masked batch: sequence %d has %d tokens, need 2", s, len(seq))
+		}
+		n := min(len(seq)-1, T)
+		b.Lens[s] = n
+		for i := 0; i < T; i++ {
+			j := s*T + i
+			b.Targets[j] = -1
+			if i < n {
+				b.Tokens[j] = seq[i]
+				if masks[s][i+1] {
+					b.Targets[j] = seq[i+1]
+				}
+			}
+		}
+	}
+	return b, nil
+}

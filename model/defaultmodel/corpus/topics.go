@@ -285,3 +285,19 @@ func topics() []topic {
 		},
 	}
 }
+
+// Topic is the public view of one explained idea: its key and the
+// keywords that mark a reply as on topic.
+type Topic struct {
+	Key                    string
+	EnKeywords, KoKeywords []string
+}
+
+// Topics lists the ideas the corpus explains.
+func Topics() []Topic {
+	var out []Topic
+	for _, t := range topics() {
+		out = append(out, Topic{Key: t.key, EnKeywords: t.enKeywords, KoKeywords: t.koKeywords})
+	}
+	return out
+}
