@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -342,5 +343,57 @@ func TestNoLogSessionStoresNothing(t *testing.T) {
 	}
 	if _, err := s.Rate(ctx, m.ID, 1); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestBuildQueue(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	s := NewSession(stories(t, 0), st, "sys")
+	s.Sampling.MaxTokens = 8
+	u, _ := s.AddUser(ctx, 0, "Once")
+	a1, err := s.Reply(ctx, u.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, _ := s.Reply(ctx, u.ID, nil)
+	a3, _ := s.Reply(ctx, u.ID, nil)
+	if _, err := s.Rate(ctx, a1.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	q, err := BuildQueue(ctx, st, s.Rater)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a2 and a3 unrated; pairs (a1,a2) and (a2,a3).
+	var singles, pairs []string
+	for _, it := range q {
+		if it.IsPair() {
+			pairs = append(pairs, fmt.Sprint(it.A.ID, "-", it.B.ID))
+		} else {
+			singles = append(singles, fmt.Sprint(it.A.ID))
+		}
+		if len(it.Context) != 2 || it.Context[0].Role != RoleSystem || it.Context[1].Content != "Once" {
+			t.Fatalf("context %+v", it.Context)
+		}
+	}
+	want := fmt.Sprint([]string{fmt.Sprint(a2.ID), fmt.Sprint(a3.ID)}, []string{fmt.Sprint(a1.ID, "-", a2.ID), fmt.Sprint(a2.ID, "-", a3.ID)})
+	if got := fmt.Sprint(singles, pairs); got != want {
+		t.Fatalf("queue %s, want %s", got, want)
+	}
+	// 👎 on a2 makes (a1,a2) a derived pair; comparing a2/a3 settles the other.
+	if _, err := s.Rate(ctx, a2.ID, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Choose(ctx, a3.ID, a2.ID); err != nil {
+		t.Fatal(err)
+	}
+	q, _ = BuildQueue(ctx, st, s.Rater)
+	if len(q) != 1 || q[0].IsPair() || q[0].A.ID != a3.ID {
+		t.Fatalf("queue after judging: %+v", q)
+	}
+	// Another rater sees everything.
+	if q, _ := BuildQueue(ctx, st, "someone else"); len(q) != 5 {
+		t.Fatalf("other rater's queue has %d items", len(q))
 	}
 }

@@ -7,6 +7,8 @@
 //
 //	s, err := feedback.Open(ctx, path)          // creates 0700 dir / 0600 file, migrates, refuses newer DBs
 //	defer s.Close()
+//	s.Path() string; s.DB() *sql.DB (diagnostics and tests only; write through the methods)
+//	feedback.NewestVersion() (int64, error)   // newest embedded schema version
 //
 // Chat side:
 //
@@ -20,6 +22,7 @@
 //	s.Message(ctx, id) (Message, error)
 //	s.Rate(ctx, feedback.RatingInput{MessageID, Rater, Value /*+1|-1*/, Reason, Comment}) (Rating, error)
 //	s.ClearRating(ctx, messageID, rater) (cleared bool, error)
+//	s.Ratings(ctx, messageID) ([]Rating, error)
 //	s.Compare(ctx, feedback.ComparisonInput{ChosenID, RejectedID, Rater, Source /*compare|regenerate*/, Reason}) (Comparison, error)
 //	s.ListConversations(ctx, limit, offset) ([]Conversation, error)   // most recently updated first
 //	s.LastConversation(ctx) (Conversation, error)                     // ErrNotFound when empty

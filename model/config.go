@@ -186,6 +186,18 @@ func validateWeights(c Config, w *Weights) error {
 	return nil
 }
 
+// New builds a model from weights held in memory (trained ones, say):
+// cfg gets its defaults, every tensor is checked against it (errors name
+// the tensor), a nil Output ties the classifier to Embed. The model has no
+// tokenizer until SetVocab (or its Tok, Vocab and Template are set).
+func New(cfg Config, w Weights) (*Model, error) {
+	m, err := newModel(cfg, w, "")
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	return m, nil
+}
+
 // newModel validates cfg and w and prepares the derived tables.
 func newModel(cfg Config, w Weights, path string) (*Model, error) {
 	cfg = cfg.withDefaults()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/hone-ai/hone/model/ggml"
@@ -165,14 +166,14 @@ func TestForwardMatchesReference(t *testing.T) {
 	})
 	t.Run("prefill+decode", func(t *testing.T) {
 		s := m.NewSession()
-		got, err := s.Eval(ctx, tokens[:100])
+		got, err := s.Eval(ctx, tokens[:140])
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := maxAbsDiff(got, want[99]); d > 1e-4 {
+		if d := maxAbsDiff(got, want[139]); d > 1e-4 {
 			t.Fatalf("prefill last logits: max |diff| %g", d)
 		}
-		for i := 100; i < len(tokens); i++ {
+		for i := 140; i < len(tokens); i++ {
 			got, err := s.Eval(ctx, tokens[i:i+1])
 			if err != nil {
 				t.Fatal(err)
@@ -253,5 +254,29 @@ func TestEvalCancelled(t *testing.T) {
 	}
 	if s.Pos() != 0 {
 		t.Fatalf("Pos after cancelled Eval = %d", s.Pos())
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	r, err := NewRandom(tinyCfg, ggml.F32, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := r.Weights
+	w.Output = nil
+	m, err := New(tinyCfg, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.TiedOutput() {
+		t.Fatal("nil Output not tied to Embed")
+	}
+	bad := r.Weights
+	bad.Layers = append([]Layer(nil), bad.Layers...)
+	wq := *bad.Layers[1].Wq
+	wq.Rows--
+	bad.Layers[1].Wq = &wq
+	if _, err := New(tinyCfg, bad); err == nil || !strings.Contains(err.Error(), "blk.1.attn_q.weight") {
+		t.Fatalf("bad shape: %v", err)
 	}
 }

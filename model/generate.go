@@ -62,9 +62,10 @@ func (m *Model) Generate(ctx context.Context, prompt []int, opts GenerateOptions
 // failure: an empty prompt, a bad token, a prompt that does not fit the
 // context window (matching ErrContextFull), or an error from emit (which
 // ends generation, wrapped). Cancelling ctx is not a failure: Generate
-// returns what it has with StopReason "cancelled". The generated tokens are
-// in the session, except the last one when it stopped on "length",
-// "context" or a stop string (sampled but not evaluated).
+// returns what it has with StopReason "cancelled". Afterwards the session
+// holds the prompt and the generated tokens that were evaluated — all but
+// the last one when generation stopped on "length", "context" or a stop
+// string (it was sampled, never fed back); s.Tokens() says exactly.
 func (s *Session) Generate(ctx context.Context, prompt []int, opts GenerateOptions, emit func(Token) error) (res Result, err error) {
 	m := s.m
 	res.PromptTokens = len(prompt)
@@ -157,7 +158,7 @@ func (s *Session) Generate(ctx context.Context, prompt []int, opts GenerateOptio
 			res.Text = text.String()
 			return res, nil
 		}
-		logits, err = s.Eval(ctx, []int{next})
+		logits, err = s.eval(ctx, []int{next}, logits)
 		if err != nil {
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				res.StopReason = StopCancelled

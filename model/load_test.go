@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"github.com/hone-ai/hone/model/fixtures"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,5 +224,32 @@ func TestLoadTemplateAndVocabOnly(t *testing.T) {
 	}
 	if _, err := Load(good, LoadOptions{Template: "nope"}); err == nil {
 		t.Fatal("unknown template accepted")
+	}
+}
+
+// Truncated copies of real files are refused with an error, never a panic.
+func TestLoadTruncated(t *testing.T) {
+	tok := fixtures.Path(t, "stories260k", "tok512.bin")
+	dir := t.TempDir()
+	for _, src := range [][]string{
+		{"gguf", "stories260K-f32.gguf"},
+		{"quant", "r256-q4_k.gguf"},
+		{"stories260k", "stories260K.bin"},
+		{"stories260k", "stories260K.v1.bin"},
+	} {
+		b, err := os.ReadFile(fixtures.Path(t, src...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, frac := range []float64{0.001, 0.01, 0.1, 0.5, 0.9, 0.9999} {
+			p := filepath.Join(dir, fmt.Sprintf("%s-%g", src[1], frac))
+			if err := os.WriteFile(p, b[:int(float64(len(b))*frac)], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if m, err := Load(p, LoadOptions{Tokenizer: tok}); err == nil {
+				m.Close()
+				t.Errorf("%s cut to %g of its size: loaded", src[1], frac)
+			}
+		}
 	}
 }

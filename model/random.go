@@ -22,9 +22,15 @@ func NewRandom(cfg Config, dtype ggml.Type, seed uint64) (*Model, error) {
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	mat := func(name string, rows, cols int) (*kernels.Matrix, error) {
 		f := make([]float32, rows*cols)
+		// Two 24-bit uniforms per 64-bit draw, in [-1, 1)·scale.
 		scale := float32(1 / math.Sqrt(float64(cols)))
-		for i := range f {
-			f[i] = (rng.Float32()*2 - 1) * scale
+		k := 2 * scale / (1 << 24)
+		for i := 0; i < len(f); i += 2 {
+			u := rng.Uint64()
+			f[i] = float32(u>>40)*k - scale
+			if i+1 < len(f) {
+				f[i+1] = float32(u>>8&(1<<24-1))*k - scale
+			}
 		}
 		m, err := newMatrix(dtype, rows, cols, f)
 		if err != nil {
@@ -44,7 +50,6 @@ func NewRandom(cfg Config, dtype ggml.Type, seed uint64) (*Model, error) {
 	if w.Embed, err = mat("token_embd", cfg.VocabSize, cfg.Dim); err != nil {
 		return nil, err
 	}
-	// Embedding rows of unit-ish size, not 1/√dim, like trained models.
 	w.Layers = make([]Layer, cfg.NLayers)
 	for i := range w.Layers {
 		l := &w.Layers[i]

@@ -334,6 +334,9 @@ func (m *Model) SaveLlama2C(path string) (err error) {
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("model: save %s: %w", path, err)
 	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("model: save %s: %w", path, err)
+	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("model: save %s: %w", path, err)
 	}

@@ -33,7 +33,7 @@ func (e *ContextFullError) Is(target error) bool { return target == ErrContextFu
 
 // prefillBatch is the most tokens one forward pass carries through the
 // layers together; longer prompts go in chunks of this size.
-const prefillBatch = 64
+const prefillBatch = 128
 
 // Session is one sequence being evaluated: its KV cache and position. A
 // Session is not safe for concurrent use; a Model may have many Sessions.
@@ -98,6 +98,12 @@ func (s *Session) Truncate(n int) {
 // are processed as a batched prefill. On error (bad token, context full,
 // cancellation) the session keeps its previous position.
 func (s *Session) Eval(ctx context.Context, tokens []int) ([]float32, error) {
+	return s.eval(ctx, tokens, nil)
+}
+
+// eval is Eval writing the logits into dst when it has room (Generate
+// reuses one buffer), else into a new slice.
+func (s *Session) eval(ctx context.Context, tokens []int, dst []float32) ([]float32, error) {
 	if err := s.check(tokens); err != nil {
 		return nil, err
 	}
@@ -105,7 +111,7 @@ func (s *Session) Eval(ctx context.Context, tokens []int) ([]float32, error) {
 	var logits []float32
 	for i := 0; i < len(tokens); i += prefillBatch {
 		j := min(i+prefillBatch, len(tokens))
-		out, err := s.forward(ctx, tokens[i:j], j == len(tokens), false)
+		out, err := s.forward(ctx, tokens[i:j], j == len(tokens), false, dst)
 		if err != nil {
 			s.pos = start
 			return nil, err
@@ -127,7 +133,7 @@ func (s *Session) EvalAll(ctx context.Context, tokens []int) ([][]float32, error
 	flat := make([]float32, len(tokens)*v)
 	for i := 0; i < len(tokens); i += prefillBatch {
 		j := min(i+prefillBatch, len(tokens))
-		out, err := s.forward(ctx, tokens[i:j], true, true)
+		out, err := s.forward(ctx, tokens[i:j], true, true, nil)
 		if err != nil {
 			s.pos = start
 			return nil, err
@@ -214,8 +220,8 @@ func attnWorkers() int { return max(1, min(runtime.GOMAXPROCS(0), 8)) }
 
 // forward evaluates one batch of tokens at s.pos and advances it. It
 // returns the logits of the last token, of every token (all), or nil
-// (!wantLogits).
-func (s *Session) forward(ctx context.Context, tokens []int, wantLogits, all bool) ([]float32, error) {
+// (!wantLogits), in dst when it is large enough.
+func (s *Session) forward(ctx context.Context, tokens []int, wantLogits, all bool, dst []float32) ([]float32, error) {
 	m := s.m
 	c := &m.Config
 	w := &m.Weights
@@ -280,7 +286,11 @@ func (s *Session) forward(ctx context.Context, tokens []int, wantLogits, all boo
 	for i := first; i < n; i++ {
 		kernels.RMSNorm(xb[i*dim:(i+1)*dim], x[i*dim:(i+1)*dim], w.OutNorm, c.NormEps)
 	}
-	logits := make([]float32, rows*c.VocabSize)
+	logits := dst
+	if len(logits) < rows*c.VocabSize {
+		logits = make([]float32, rows*c.VocabSize)
+	}
+	logits = logits[:rows*c.VocabSize]
 	kernels.MatMul(logits, w.Output, xb[first*dim:n*dim], rows)
 	return logits, nil
 }
@@ -344,58 +354,86 @@ func (m *Model) applyRoPE(x []float32, sc *scratch, i int) {
 func (s *Session) attention(sc *scratch, layer, pos0, n int, q, att []float32) {
 	c := &s.m.Config
 	nh := c.NHeads
-	items := n * nh
-	workers := min(len(sc.scores), items)
+	workers := min(len(sc.scores), nh)
 	// Small jobs are not worth a goroutine.
-	work := items * (pos0 + n) * c.HeadDim
-	if work < 1<<14 {
+	if n*nh*(pos0+n)*c.HeadDim < 1<<14 {
 		workers = 1
 	}
+	if n > 1 {
+		// Prefill: each head's scores as one matrix product.
+		need := n * (pos0 + n)
+		for w := 0; w < workers; w++ {
+			if len(sc.scores[w]) < need {
+				sc.scores[w] = make([]float32, need)
+			}
+		}
+	}
+	do := func(buf []float32, lo, hi int) {
+		for h := lo; h < hi; h++ {
+			if n == 1 {
+				s.attnDecode(buf, layer, pos0, h, q, att)
+			} else {
+				s.attnPrefill(buf, layer, pos0, n, h, q, att)
+			}
+		}
+	}
 	if workers <= 1 {
-		s.attnRange(sc.scores[0], layer, pos0, 0, items, q, att)
+		do(sc.scores[0], 0, nh)
 		return
 	}
 	var wg sync.WaitGroup
-	per := (items + workers - 1) / workers
+	per := (nh + workers - 1) / workers
 	for wkr := 0; wkr < workers; wkr++ {
-		lo, hi := wkr*per, min((wkr+1)*per, items)
+		lo, hi := wkr*per, min((wkr+1)*per, nh)
 		if lo >= hi {
 			break
 		}
 		wg.Add(1)
-		go func(buf []float32, lo, hi int) {
+		go func(buf []float32) {
 			defer wg.Done()
-			s.attnRange(buf, layer, pos0, lo, hi, q, att)
-		}(sc.scores[wkr], lo, hi)
+			do(buf, lo, hi)
+		}(sc.scores[wkr])
 	}
 	wg.Wait()
 }
 
-// attnRange handles work items lo…hi-1, item = row·NHeads + head.
-func (s *Session) attnRange(scores []float32, layer, pos0, lo, hi int, q, att []float32) {
+// attnDecode is attention of head h for the single token at pos0.
+func (s *Session) attnDecode(scores []float32, layer, pos0, h int, q, att []float32) {
 	c := &s.m.Config
-	hd, nh, kvDim, qDim := c.HeadDim, c.NHeads, c.KVDim(), c.QDim()
-	group := nh / c.NKVHeads
+	hd, kvDim := c.HeadDim, c.KVDim()
+	kvOff := (h / (c.NHeads / c.NKVHeads)) * hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	kl, vl := s.k[layer], s.v[layer]
-	for it := lo; it < hi; it++ {
-		i, h := it/nh, it%nh
-		kvOff := (h / group) * hd
-		qh := q[i*qDim+h*hd : i*qDim+(h+1)*hd]
-		npos := pos0 + i + 1
-		sc := scores[:npos]
-		for t := 0; t < npos; t++ {
-			sc[t] = kernels.Dot(qh, kl[t*kvDim+kvOff:t*kvDim+kvOff+hd]) * scale
-		}
-		kernels.Softmax(sc)
-		o := att[i*qDim+h*hd : i*qDim+(h+1)*hd]
-		clear(o)
-		for t := 0; t < npos; t++ {
-			a := sc[t]
-			vt := vl[t*kvDim+kvOff : t*kvDim+kvOff+hd]
-			for d := range o {
-				o[d] += a * vt[d]
-			}
-		}
+	qh := q[h*hd : (h+1)*hd]
+	npos := pos0 + 1
+	sc := scores[:npos]
+	for t := 0; t < npos; t++ {
+		sc[t] = kernels.Dot(qh, kl[t*kvDim+kvOff:t*kvDim+kvOff+hd]) * scale
 	}
+	kernels.Softmax(sc)
+	o := att[h*hd : (h+1)*hd]
+	clear(o)
+	for t := 0; t < npos; t++ {
+		kernels.Axpy(sc[t], vl[t*kvDim+kvOff:t*kvDim+kvOff+hd], o)
+	}
+}
+
+// attnPrefill is causal attention of head h for the n batch rows at
+// positions pos0…pos0+n-1: S = scale·Q·Kᵀ (n×P), masked softmax by row,
+// then out = S·V, both as matrix products over the strided KV cache.
+func (s *Session) attnPrefill(scores []float32, layer, pos0, n, h int, q, att []float32) {
+	c := &s.m.Config
+	hd, kvDim, qDim := c.HeadDim, c.KVDim(), c.QDim()
+	kvOff := (h / (c.NHeads / c.NKVHeads)) * hd
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	P := pos0 + n
+	S := scores[:n*P]
+	kl, vl := s.k[layer][kvOff:P*kvDim], s.v[layer][kvOff:P*kvDim]
+	kernels.Sgemm(false, true, n, P, hd, scale, q[h*hd:], qDim, kl, kvDim, 0, S, P)
+	for i := 0; i < n; i++ {
+		row := S[i*P : (i+1)*P]
+		kernels.Softmax(row[:pos0+i+1])
+		clear(row[pos0+i+1:])
+	}
+	kernels.Sgemm(false, false, n, hd, P, 1, S, P, vl, kvDim, 0, att[h*hd:], qDim)
 }

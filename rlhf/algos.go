@@ -155,6 +155,19 @@ func TrainKTO(ctx context.Context, policy, ref *lm.Model, data []Unpaired, cfg K
 	if err != nil {
 		return nil, fmt.Errorf("kto: reference log-probs: %w", err)
 	}
+	// Mismatched pairs for the reference point z0: the completion of
+	// example σ(i) under the prompt of example i, σ a fixed derangement,
+	// so their reference log-probabilities are computed once.
+	perm := rand.New(rand.NewPCG(o.Seed, 0x2e70)).Perm(len(data))
+	klEx := make([]lm.Example, len(data))
+	for k, i := range perm {
+		j := perm[(k+1)%len(perm)]
+		klEx[i] = Seq{Prompt: data[i].Prompt, Completion: data[j].Completion}.example(maxLen(policy))
+	}
+	klRef, err := ref.LogProbs(ctx, klEx)
+	if err != nil {
+		return nil, fmt.Errorf("kto: reference log-probs: %w", err)
+	}
 	plan := batches(len(data), o.BatchSize, o.Epochs, o.Seed)
 	st := newStepper(policy, o, len(plan))
 	var hist []Metrics
@@ -166,30 +179,24 @@ func TrainKTO(ctx context.Context, policy, ref *lm.Model, data []Unpaired, cfg K
 			return hist, err
 		}
 		be := make([]lm.Example, len(b))
-		batch := KTOBatch{Ref: make([]float64, len(b)), Desirable: make([]bool, len(b))}
-		// Mismatched pairs for z0: completion of example i+1 under prompt i.
 		kl := make([]lm.Example, len(b))
+		batch := KTOBatch{Ref: make([]float64, len(b)), Desirable: make([]bool, len(b)), KLRef: make([]float64, len(b))}
 		for j, i := range b {
-			be[j] = exs[i]
-			batch.Ref[j] = refLP[i]
+			be[j], kl[j] = exs[i], klEx[i]
+			batch.Ref[j], batch.KLRef[j] = refLP[i], klRef[i]
 			batch.Desirable[j] = data[i].Up
-			other := data[b[(j+1)%len(b)]]
-			kl[j] = Seq{Prompt: data[i].Prompt, Completion: other.Completion}.example(maxLen(policy))
 		}
 		if batch.KLPolicy, err = policy.LogProbs(ctx, kl); err != nil {
 			return hist, err
 		}
-		if batch.KLRef, err = ref.LogProbs(ctx, kl); err != nil {
-			return hist, err
-		}
-		if batch.Policy, err = policy.LogProbs(ctx, be); err != nil {
-			return hist, err
-		}
-		r, err := KTOLoss(cfg, batch)
+		var r KTOResult
+		err := policy.BackwardFunc(ctx, be, true, func(lp []float64, _ [][]float32) ([]float64, [][]float32, error) {
+			batch.Policy = lp
+			var err error
+			r, err = KTOLoss(cfg, batch)
+			return r.Grad, nil, err
+		}, st.g)
 		if err != nil {
-			return hist, err
-		}
-		if _, err := policy.BackwardBatch(ctx, be, r.Grad, nil, st.g); err != nil {
 			return hist, err
 		}
 		r.Metrics["grad_norm"] = st.apply(step, nil)
@@ -240,17 +247,16 @@ func TrainDPO(ctx context.Context, policy, ref *lm.Model, pairs []Pair, cfg DPOC
 			batch.RefChosen = append(batch.RefChosen, refC[i])
 			batch.RefRejected = append(batch.RefRejected, refR[i])
 		}
-		both, err := policy.LogProbs(ctx, append(append([]lm.Example(nil), bc...), br...))
+		var r DPOResult
+		err := policy.BackwardFunc(ctx, append(bc, br...), true, func(lp []float64, _ [][]float32) ([]float64, [][]float32, error) {
+			batch.PolicyChosen, batch.PolicyRejected = lp[:len(b)], lp[len(b):]
+			var err error
+			if r, err = DPOLoss(cfg, batch); err != nil {
+				return nil, nil, err
+			}
+			return append(append([]float64(nil), r.GradChosen...), r.GradRejected...), nil, nil
+		}, st.g)
 		if err != nil {
-			return hist, err
-		}
-		batch.PolicyChosen, batch.PolicyRejected = both[:len(b)], both[len(b):]
-		r, err := DPOLoss(cfg, batch)
-		if err != nil {
-			return hist, err
-		}
-		coefs := append(append([]float64(nil), r.GradChosen...), r.GradRejected...)
-		if _, err := policy.BackwardBatch(ctx, append(bc, br...), coefs, nil, st.g); err != nil {
 			return hist, err
 		}
 		r.Metrics["grad_norm"] = st.apply(step, nil)
@@ -343,20 +349,20 @@ func TrainRLOO(ctx context.Context, policy, ref *lm.Model, rm *RewardModel, prom
 		}
 		exs := examples(policy, seqs)
 		var b RLOOBatch
-		if b.Policy, err = policy.LogProbs(ctx, exs); err != nil {
-			return hist, err
-		}
 		if b.Ref, err = ref.LogProbs(ctx, exs); err != nil {
 			return hist, err
 		}
 		if b.Scores, err = rm.Scores(ctx, seqs); err != nil {
 			return hist, err
 		}
-		r, err := RLOOLoss(ro.RLOOConfig, b)
+		var r RLOOResult
+		err = policy.BackwardFunc(ctx, exs, true, func(lp []float64, _ [][]float32) ([]float64, [][]float32, error) {
+			b.Policy = lp
+			var err error
+			r, err = RLOOLoss(ro.RLOOConfig, b)
+			return r.Grad, nil, err
+		}, st.g)
 		if err != nil {
-			return hist, err
-		}
-		if _, err := policy.BackwardBatch(ctx, exs, r.Grad, nil, st.g); err != nil {
 			return hist, err
 		}
 		r.Metrics["grad_norm"] = st.apply(step, nil)

@@ -107,69 +107,78 @@ func TrainRewardModel(ctx context.Context, base *lm.Model, data RewardData, cfg 
 			}
 		}
 		exs := examples(m, seqs)
-		hs, err := m.Hidden(ctx, exs)
-		if err != nil {
-			return rm, hist, err
-		}
-		scores := make([]float64, len(hs))
-		for i, h := range hs {
-			scores[i] = rm.score(h)
-		}
-		// dL/dscore per sequence; pair and thumb losses weighted by their
-		// share of the batch.
-		g := make([]float64, len(seqs))
 		met := Metrics{}
-		total := 0.0
-		if len(pairIdx) > 0 {
-			c, r := make([]float64, len(pairIdx)), make([]float64, len(pairIdx))
-			for j, k := range pairIdx {
-				c[j], r[j] = scores[k], scores[k+1]
+		// lossGrads computes the batch loss from the last hidden states and
+		// returns ∂L/∂h per sequence (the head's gradients accumulate).
+		lossGrads := func(hs [][]float32) ([][]float32, error) {
+			scores := make([]float64, len(hs))
+			for i, h := range hs {
+				scores[i] = rm.score(h)
 			}
-			l, gc, gr, pm, err := BradleyTerryLoss(c, r)
-			if err != nil {
-				return rm, hist, err
+			g := make([]float64, len(seqs))
+			total := 0.0
+			if len(pairIdx) > 0 {
+				c, r := make([]float64, len(pairIdx)), make([]float64, len(pairIdx))
+				for j, k := range pairIdx {
+					c[j], r[j] = scores[k], scores[k+1]
+				}
+				l, gc, gr, pm, err := BradleyTerryLoss(c, r)
+				if err != nil {
+					return nil, err
+				}
+				w := float64(len(pairIdx)) / float64(len(b))
+				for j, k := range pairIdx {
+					g[k] += w * gc[j]
+					g[k+1] += w * gr[j]
+				}
+				total += w * l
+				met["pairs/loss"], met["pairs/accuracy"], met["pairs/margin"] = l, pm["accuracy"], pm["margin"]
 			}
-			w := float64(len(pairIdx)) / float64(len(b))
-			for j, k := range pairIdx {
-				g[k] += w * gc[j]
-				g[k+1] += w * gr[j]
+			if len(thumbIdx) > 0 {
+				s := make([]float64, len(thumbIdx))
+				for j, k := range thumbIdx {
+					s[j] = scores[k]
+				}
+				l, gs, tm, err := LogisticLoss(s, thumbUp)
+				if err != nil {
+					return nil, err
+				}
+				w := float64(len(thumbIdx)) / float64(len(b))
+				for j, k := range thumbIdx {
+					g[k] += w * gs[j]
+				}
+				total += w * l
+				met["thumbs/loss"], met["thumbs/accuracy"] = l, tm["accuracy"]
 			}
-			total += w * l
-			met["pairs/loss"], met["pairs/accuracy"], met["pairs/margin"] = l, pm["accuracy"], pm["margin"]
-		}
-		if len(thumbIdx) > 0 {
-			s := make([]float64, len(thumbIdx))
-			for j, k := range thumbIdx {
-				s[j] = scores[k]
+			met["loss"] = total
+			dh := make([][]float32, len(seqs))
+			for i, h := range hs {
+				gb[0] += float32(g[i])
+				dh[i] = make([]float32, D)
+				for k := range h {
+					gw[k] += float32(g[i]) * h[k]
+					dh[i][k] = float32(g[i]) * rm.W[k]
+				}
 			}
-			l, gs, tm, err := LogisticLoss(s, thumbUp)
-			if err != nil {
-				return rm, hist, err
-			}
-			w := float64(len(thumbIdx)) / float64(len(b))
-			for j, k := range thumbIdx {
-				g[k] += w * gs[j]
-			}
-			total += w * l
-			met["thumbs/loss"], met["thumbs/accuracy"] = l, tm["accuracy"]
-		}
-		met["loss"] = total
-		// Head gradients and hidden-state gradients for the backbone.
-		dh := make([][]float32, len(seqs))
-		for i, h := range hs {
-			gb[0] += float32(g[i])
-			dh[i] = make([]float32, D)
-			for k := range h {
-				gw[k] += float32(g[i]) * h[k]
-				dh[i][k] = float32(g[i]) * rm.W[k]
-			}
+			return dh, nil
 		}
 		if cfg.LoRA.Rank > 0 {
-			if _, err := m.BackwardBatch(ctx, exs, make([]float64, len(exs)), dh, st.g); err != nil {
+			err := m.BackwardFunc(ctx, exs, false, func(_ []float64, hs [][]float32) ([]float64, [][]float32, error) {
+				dh, err := lossGrads(hs)
+				return make([]float64, len(hs)), dh, err
+			}, st.g)
+			if err != nil {
 				return rm, hist, err
 			}
 			met["grad_norm"] = st.apply(step, head)
 		} else {
+			hs, err := m.Hidden(ctx, exs)
+			if err != nil {
+				return rm, hist, err
+			}
+			if _, err := lossGrads(hs); err != nil {
+				return rm, hist, err
+			}
 			met["grad_norm"] = st.opt.Update(head, lrScale(step, st.total, o.Warmup))
 		}
 		for i := range gw {

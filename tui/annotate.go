@@ -221,7 +221,7 @@ func (a *Annotate) View() tea.View {
 		body = append(body, "")
 	}
 	lines = append(lines, body[:bodyH]...)
-	sep := "── "
+	sep := st.Separator.Render("── ")
 	if a.notice != "" {
 		style := st.Notice
 		if a.noticeErr {
@@ -229,7 +229,8 @@ func (a *Annotate) View() tea.View {
 		}
 		sep += style.Render(chat.Sanitize(a.notice)) + " "
 	}
-	lines = append(lines, fit(st.Separator.Render(sep), a.width))
+	sep += st.Separator.Render(strings.Repeat("─", max(a.width-lipgloss.Width(sep), 0)))
+	lines = append(lines, fit(sep, a.width))
 	var cur *tea.Cursor
 	if a.dialog != nil {
 		dl, c := a.dialog.dialogLines()

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"charm.land/bubbles/v2/textarea"
@@ -106,31 +107,35 @@ type noticeMsg struct {
 
 // Model is the chat screen and the root of the TUI.
 type Model struct {
-	opts     Options
-	sess     *chat.Session
-	styles   Styles
-	md       *markdown
-	input    textarea.Model
-	focus    focus
-	width    int
-	height   int
-	selected int64 // message selected in the transcript (0: none)
-	editing  int64 // user message being edited (0: none)
-	live     *live
-	overlay  tea.Model
-	notice   string
+	opts      Options
+	sess      *chat.Session
+	styles    Styles
+	md        *markdown
+	input     textarea.Model
+	focus     focus
+	width     int
+	height    int
+	selected  int64 // message selected in the transcript (0: none)
+	editing   int64 // user message being edited (0: none)
+	live      *live
+	overlay   tea.Model
+	notice    string
 	noticeErr bool
-	scroll   int // lines scrolled up from the bottom
-	last     chat.Stats
-	lastCtx  int // context used after the last reply
-	quitting bool
+	scroll    int // lines scrolled up from the bottom
+	last      chat.Stats
+	lastCtx   int // context used after the last reply
+	quitting  bool
+
+	// wg counts generation goroutines; closed tells them nobody reads.
+	wg     *sync.WaitGroup
+	closed chan struct{}
 
 	// finished-transcript cache: rebuilt only when something other than
 	// the live reply changes.
-	dirty     bool
-	lines     []string
-	spans     map[int64][2]int
-	cacheW    int
+	dirty  bool
+	lines  []string
+	spans  map[int64][2]int
+	cacheW int
 }
 
 // New returns the chat screen for a session.
@@ -147,7 +152,8 @@ func New(opts Options) *Model {
 	ta.SetVirtualCursor(false)
 	ta.KeyMap.InsertNewline.SetKeys("shift+enter", "ctrl+j", "alt+enter")
 	ta.SetHeight(3)
-	m := &Model{opts: opts, sess: opts.Session, input: ta, width: 80, height: 24, dirty: true}
+	m := &Model{opts: opts, sess: opts.Session, input: ta, width: 80, height: 24, dirty: true,
+		wg: &sync.WaitGroup{}, closed: make(chan struct{})}
 	m.applyTheme(opts.Dark)
 	m.input.Focus()
 	m.layout()
@@ -558,10 +564,21 @@ func (m *Model) startReply(parentID int64, mode genMode, rival int64) tea.Cmd {
 	if req.Dropped > 0 {
 		m.setNotice(fmt.Sprintf("context full: the oldest %d messages are left out", req.Dropped), false)
 	}
+	m.wg.Add(1)
+	closed := m.closed
 	go func() {
-		msg, err := req.Run(ctx, func(p string) { l.ch <- streamEvent{piece: p} })
+		defer m.wg.Done()
+		msg, err := req.Run(ctx, func(p string) {
+			select {
+			case l.ch <- streamEvent{piece: p}:
+			case <-ctx.Done(): // stopped: the UI may no longer read
+			}
+		})
 		cancel()
-		l.ch <- streamEvent{done: true, msg: msg, err: err}
+		select {
+		case l.ch <- streamEvent{done: true, msg: msg, err: err}:
+		case <-closed:
+		}
 	}()
 	return waitStream(l.ch)
 }
@@ -660,6 +677,17 @@ func (m *Model) switchSession(s *chat.Session) {
 	m.last = chat.Stats{}
 	m.md.reset()
 	m.dirty = true
+}
+
+// Close stops a reply still being generated and waits until no
+// generation goroutine uses the model, so the caller can close it. Call it
+// once, after the program has ended.
+func (m *Model) Close() {
+	if m.live != nil {
+		m.live.cancel()
+	}
+	close(m.closed)
+	m.wg.Wait()
 }
 
 // Session returns the session on screen (the one resumed or started last).

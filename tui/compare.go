@@ -69,7 +69,7 @@ func (c *compare) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (c *compare) View() tea.View {
 	st := c.styles
 	paneW := max((c.width-1)/2, 12)
-	inner := max(paneW-4, 8) // border and padding
+	inner := max(paneW-4, 8)   // border and padding
 	rows := max(c.height-5, 1) // header, status, two borders, pane title
 	pane := func(m *chat.Message, label string, active bool) string {
 		lines := c.md.render(m.ID, m.Content, inner)

@@ -330,7 +330,7 @@ func (m *history) View() tea.View {
 	}
 	b.WriteString(" " + input.View())
 	b.WriteByte('\n')
-	rows := max(m.height-4, 1)
+	rows := max(m.height-3, 1) // header, search line, status
 	per := 2
 	vis := max(rows/per, 1)
 	if m.cursor < m.offset {

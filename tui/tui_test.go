@@ -510,3 +510,79 @@ func drive(t *testing.T, m *Model, cmd tea.Cmd) int {
 	}
 	return n
 }
+
+func TestHistoryResumeRenameDeleteExport(t *testing.T) {
+	ctx := context.Background()
+	st := testStore(t)
+	storedConversation(t, st, "haiku", "Write a haiku about rain.", "Rain on the tin roof", "Grey clouds")
+	storedConversation(t, st, "한국어", "서울 날씨 어때요?", "비가 와요", "맑아요")
+	m := newTestModel(t, tinyEngine(t), st, 80, 24)
+	m.opts.ExportDir = t.TempDir()
+	press(m, "ctrl+s")
+	h, ok := m.overlay.(*history)
+	if !ok {
+		t.Fatalf("ctrl+s opened %T", m.overlay)
+	}
+	run(m, h.fetch(""))
+	v := m.View()
+	checkSize(t, v, 80, 24)
+	s := screen(v)
+	if !strings.Contains(s, "haiku") || !strings.Contains(s, "한국어") {
+		t.Fatalf("history:\n%s", s)
+	}
+	// Search (full text, Korean) narrows the list.
+	typeText(m, "날씨")
+	run(m, h.fetch(h.search.Value()))
+	s = screen(m.View())
+	if strings.Contains(s, "haiku") || !strings.Contains(s, "한국어") {
+		t.Fatalf("search 날씨:\n%s", s)
+	}
+	// Rename, export both ways, then resume.
+	m.Update(tea.KeyPressMsg{Code: 'r', Mod: tea.ModCtrl})
+	for range 3 {
+		m.Update(tea.KeyPressMsg{Code: tea.KeyBackspace})
+	}
+	typeText(m, "날씨 이야기")
+	press(m, "enter")
+	run(m, h.fetch(h.search.Value()))
+	if !strings.Contains(screen(m.View()), "날씨 이야기") {
+		t.Fatalf("rename not shown:\n%s", screen(m.View()))
+	}
+	_, cmd := m.Update(tea.KeyPressMsg{Code: 'e', Mod: tea.ModCtrl})
+	run(m, cmd)
+	if !strings.Contains(screen(m.View()), "exported to") {
+		t.Fatalf("export md:\n%s", screen(m.View()))
+	}
+	_, cmd = m.Update(tea.KeyPressMsg{Code: 'j', Mod: tea.ModCtrl})
+	run(m, cmd)
+	files, _ := filepath.Glob(filepath.Join(m.opts.ExportDir, "hone-conversation-*"))
+	if len(files) != 2 {
+		t.Fatalf("exports %v", files)
+	}
+	md, _ := os.ReadFile(files[len(files)-1])
+	if !strings.Contains(string(md), "서울 날씨 어때요?") {
+		t.Fatalf("export:\n%s", md)
+	}
+	press(m, "enter")
+	if m.overlay != nil || m.sess.Conv.Title != "날씨 이야기" || len(m.sess.Conv.Path()) != 2 {
+		t.Fatalf("resume: overlay %T, title %q", m.overlay, m.sess.Conv.Title)
+	}
+	golden(t, "resumed_80x24", screen(m.View()))
+	// Delete asks first; n keeps it, y deletes.
+	press(m, "ctrl+s")
+	h = m.overlay.(*history)
+	run(m, h.fetch(""))
+	m.Update(tea.KeyPressMsg{Code: 'd', Mod: tea.ModCtrl})
+	if !strings.Contains(screen(m.View()), "y / n") {
+		t.Fatalf("no confirmation:\n%s", screen(m.View()))
+	}
+	press(m, "n")
+	if cs, _ := st.ListConversations(ctx, 10, 0); len(cs) != 2 {
+		t.Fatal("n deleted")
+	}
+	m.Update(tea.KeyPressMsg{Code: 'd', Mod: tea.ModCtrl})
+	press(m, "y")
+	if cs, _ := st.ListConversations(ctx, 10, 0); len(cs) != 1 {
+		t.Fatalf("y did not delete: %d left", len(cs))
+	}
+}

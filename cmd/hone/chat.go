@@ -172,6 +172,7 @@ func runChat(ctx context.Context, e *env, args []string) error {
 		}})
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(e.stdin), tea.WithOutput(e.stdout))
 	_, err = p.Run()
+	m.Close() // no generation may outlive the model
 	if err != nil && !(errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil) {
 		return fmt.Errorf("chat: %w", err)
 	}

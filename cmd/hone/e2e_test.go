@@ -19,7 +19,7 @@ import (
 )
 
 // buildHone builds the real binary once per test.
-func buildHone(t *testing.T) string {
+func buildHone(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "hone")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
@@ -233,5 +233,87 @@ func TestEndToEndPTY(t *testing.T) {
 	}
 	if p := pairs[0].Prompt; len(p) == 0 || p[len(p)-1].Content != english {
 		t.Fatalf("pair prompt %+v", p)
+	}
+}
+
+// BenchmarkBinaryFirstFrame is the real binary's start-up to its first
+// frame in a terminal (stories260K loaded, store opened); the baseline,
+// BenchmarkBinaryHelp, is the same binary starting and printing its usage.
+func BenchmarkBinaryFirstFrame(b *testing.B) {
+	modelPath := fixtures.Path(b, "stories260k", "stories260K.bin")
+	tok := fixtures.Path(b, "stories260k", "tok512.bin")
+	bin := buildHone(b)
+	home := b.TempDir()
+	for b.Loop() {
+		cmd := exec.Command(bin, "--home", home, "-m", modelPath, "--tokenizer", tok, "--template", "plain")
+		cmd.Env = []string{"HOME=" + home, "TERM=xterm-256color", "USER=bench"}
+		f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf := make([]byte, 64<<10)
+		var seen strings.Builder
+		for !strings.Contains(seen.String(), "Message hone") {
+			n, err := f.Read(buf)
+			if err != nil {
+				b.Fatalf("no first frame: %v", err)
+			}
+			seen.Write(buf[:n])
+		}
+		b.StopTimer()
+		f.Write([]byte{3}) // ctrl+c
+		go io.Copy(io.Discard, f)
+		cmd.Wait()
+		f.Close()
+		b.StartTimer()
+	}
+}
+
+func BenchmarkBinaryHelp(b *testing.B) {
+	bin := buildHone(b)
+	for b.Loop() {
+		if out, err := exec.Command(bin, "help").CombinedOutput(); err != nil {
+			b.Fatalf("%v: %s", err, out)
+		}
+	}
+}
+
+// TestOneShotStreamsToTerminal runs `hone -p` with stdout on a terminal:
+// the reply is streamed as text (no JSON, no escape sequences of its own).
+func TestOneShotStreamsToTerminal(t *testing.T) {
+	modelPath := fixtures.Path(t, "stories260k", "stories260K.bin")
+	tok := fixtures.Path(t, "stories260k", "tok512.bin")
+	bin := buildHone(t)
+	home := t.TempDir()
+	cmd := exec.Command(bin, "--home", home, "-m", modelPath, "--tokenizer", tok, "--template", "plain",
+		"--max-tokens", "40", "--seed", "2", "-p", "Tell me a story")
+	cmd.Env = []string{"HOME=" + home, "TERM=xterm-256color", "USER=tester"}
+	f, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := f.Read(buf)
+		out.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("hone -p: %v: %q", err, out.String())
+	}
+	s := strings.TrimSpace(out.String())
+	if s == "" || strings.HasPrefix(s, "{") || strings.Contains(s, "\x1b") {
+		t.Fatalf("terminal output %q", s)
+	}
+	convs := storedConversations(t, home)
+	if len(convs) != 1 || len(convs[0].Messages) != 2 {
+		t.Fatal("one-shot on a terminal not logged")
+	}
+	if want := strings.ReplaceAll(convs[0].Messages[1].Content, "\n", "\r\n"); !strings.Contains(s, strings.TrimSpace(want)) {
+		t.Fatalf("printed %q, stored %q", s, convs[0].Messages[1].Content)
 	}
 }

@@ -65,12 +65,15 @@ func commands() []command {
 		// Each subcommand registers itself here, one line each.
 		{"bench", "measure kernels, decoding and training against same-run baselines", runBench},
 		{"chat", "chat in the terminal (the default); -p TEXT or piped stdin answers once", runChat},
+		{"annotate", "the annotation queue (TUI); --auto CMD lets a program rate", runAnnotate},
 		{"complete", "raw continuation of a prompt (no chat template), run.c semantics", runComplete},
 		{"tokenize", "token ids of a text, space-separated", runTokenize},
 		{"convert", "convert a model (GGUF, llama2.c) to GGUF f32/f16/q8_0 or llama2.c", runConvert},
 		{"rate", "rate a reply from scripts: MESSAGE_ID up|down|clear", runRate},
 		{"export", "write preference data as JSONL (trl-kto, trl-dpo, openai-dpo)", runExport},
 		{"import", "read preference data JSONL back into the store", runImport},
+		{"finetune", "supervised fine-tuning (chat JSONL or plain text), full or LoRA, to GGUF", runFinetune},
+		{"perplexity", "perplexity of a model on a text file", runPerplexity},
 		{"pretrain", "rebuild the embedded default model from scratch", runPretrain},
 		{"eval", "score a chat model on held-out prompts (language, addition, definitions)", runEval},
 	}

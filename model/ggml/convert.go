@@ -35,7 +35,7 @@ const (
 // Dequantize expands len(dst) elements of type t from src into dst.
 // src must hold exactly t.RowBytes(len(dst)) bytes. It allocates nothing.
 func Dequantize(t Type, src []byte, dst []float32) error {
-	want, err := t.RowBytes(len(dst))
+	want, err := t.rowBytes(len(dst))
 	if err != nil {
 		return fmt.Errorf("ggml: dequantize: %w", err)
 	}
@@ -155,7 +155,7 @@ func dequantQ6_K(blk []byte, y []float32) {
 // llama.cpp's reference rounding. len(src) must be a multiple of the block
 // size.
 func Quantize(t Type, src []float32) ([]byte, error) {
-	n, err := t.RowBytes(len(src))
+	n, err := t.rowBytes(len(src))
 	if err != nil {
 		return nil, fmt.Errorf("ggml: quantize: %w", err)
 	}
@@ -169,7 +169,7 @@ func Quantize(t Type, src []float32) ([]byte, error) {
 // QuantizeTo is Quantize into a caller-provided buffer of exactly
 // t.RowBytes(len(src)) bytes. It allocates nothing.
 func QuantizeTo(t Type, src []float32, dst []byte) error {
-	want, err := t.RowBytes(len(src))
+	want, err := t.rowBytes(len(src))
 	if err != nil {
 		return fmt.Errorf("ggml: quantize: %w", err)
 	}

@@ -79,12 +79,20 @@ func (t Type) TypeSize() int { return typeInfo[t].typeSize }
 // RowBytes returns the byte size of a row of n elements of type t, or an
 // error when n is not a multiple of the block size or t is unknown.
 func (t Type) RowBytes(n int) (int, error) {
+	b, err := t.rowBytes(n)
+	if err != nil {
+		return 0, fmt.Errorf("ggml: %w", err)
+	}
+	return b, nil
+}
+
+func (t Type) rowBytes(n int) (int, error) {
 	ti, ok := typeInfo[t]
 	if !ok {
-		return 0, fmt.Errorf("ggml: unknown tensor type %d", uint32(t))
+		return 0, fmt.Errorf("unknown tensor type %d", uint32(t))
 	}
 	if n < 0 || n%ti.blockSize != 0 {
-		return 0, fmt.Errorf("ggml: %s row of %d elements is not a multiple of the block size %d", ti.name, n, ti.blockSize)
+		return 0, fmt.Errorf("%s row of %d elements is not a multiple of the block size %d", ti.name, n, ti.blockSize)
 	}
 	return n / ti.blockSize * ti.typeSize, nil
 }

@@ -473,7 +473,14 @@ func (f *File) Data(ti *TensorInfo) ([]byte, error) {
 		return f.data[start : start+n : start+n], nil
 	}
 	buf := make([]byte, n)
-	if _, err := f.ra.ReadAt(buf, int64(start)); err != nil {
+	if n == 0 {
+		return buf, nil
+	}
+	// A ReaderAt may report io.EOF along with a full read at the end.
+	if m, err := f.ra.ReadAt(buf, int64(start)); m < len(buf) {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
 		return nil, fmt.Errorf("gguf %s: tensor %s: read: %w", f.Path, ti.Name, err)
 	}
 	return buf, nil

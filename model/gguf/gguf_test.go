@@ -654,3 +654,21 @@ func TestDump(t *testing.T) {
 		t.Errorf("FormatValue = %q", got)
 	}
 }
+
+// A zero-element tensor may sit exactly at the end of the file.
+func TestEmptyTensorAtEnd(t *testing.T) {
+	b := new(raw).head(3, 1, 0).tensor("empty", 0, 0, 0, 4).padTo(32).Bytes()
+	for _, open := range []func() (*File, error){
+		func() (*File, error) { return OpenBytes(b) },
+		func() (*File, error) { return Parse(bytes.NewReader(b), int64(len(b))) },
+	} {
+		f, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := f.TensorData("empty")
+		if err != nil || len(d) != 0 {
+			t.Errorf("TensorData = %v, %v", d, err)
+		}
+	}
+}

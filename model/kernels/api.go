@@ -41,6 +41,10 @@ func Dot(a, b []float32) float32 { return dot(a, b) }
 // Axpy computes y[i] += a·x[i] over len(y) elements.
 func Axpy(a float32, x, y []float32) { axpy(a, x, y) }
 
+// Add computes dst[i] += src[i] over len(dst) elements (the residual
+// connection); bit-identical to the plain loop.
+func Add(dst, src []float32) { axpy(1, src, dst) }
+
 // Scale multiplies every element of x by a.
 func Scale(x []float32, a float32) {
 	for i := range x {

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hone-ai/hone/model/fixtures"
 	"github.com/hone-ai/hone/model/ggml"
+	"github.com/hone-ai/hone/model/gguf"
 )
 
 func randVec(rng *rand.Rand, n int, scale float32) []float32 {
@@ -97,6 +99,8 @@ func closeTo(got, want, scale, rel, abs float64) bool {
 }
 
 func TestSgemm(t *testing.T) {
+	// Tolerance: |C − reference| ≤ 1e-5·(Σ_p |alpha·a·b| + |beta·c|) + 1e-6,
+	// float32 rounding of sums accumulated in a different order.
 	sizes := [][3]int{
 		{1, 1, 1}, {3, 17, 31}, {17, 3, 33}, {31, 33, 17}, {6, 16, 256}, {12, 32, 257},
 		{63, 65, 1}, {7, 255, 9}, {257, 5, 63}, {33, 257, 300}, {100, 70, 513}, {97, 2100, 20},
@@ -108,20 +112,42 @@ func TestSgemm(t *testing.T) {
 			m, n, k := sz[0], sz[1], sz[2]
 			for _, ta := range []bool{false, true} {
 				for _, tb := range []bool{false, true} {
+					ar, ac := m, k
+					if ta {
+						ar, ac = k, m
+					}
+					br, bc := k, n
+					if tb {
+						br, bc = n, k
+					}
+					lda, ldb, ldc := ac+3, bc+1, n+2
+					a := randVec(rng, ar*lda, 1)
+					b := randVec(rng, br*ldb, 1)
+					// Σ_p |a·b| for every element of C.
+					abs := make([]float64, m*n)
+					for i := 0; i < m; i++ {
+						for j := 0; j < n; j++ {
+							var s float64
+							for p := 0; p < k; p++ {
+								var av, bv float32
+								if ta {
+									av = a[p*lda+i]
+								} else {
+									av = a[i*lda+p]
+								}
+								if tb {
+									bv = b[j*ldb+p]
+								} else {
+									bv = b[p*ldb+j]
+								}
+								s += math.Abs(float64(av * bv))
+							}
+							abs[i*n+j] = s
+						}
+					}
 					for _, albe := range ab {
 						alpha, beta := albe[0], albe[1]
 						name := fmt.Sprintf("%dx%dx%d/tA=%v/tB=%v/a=%g/b=%g", m, n, k, ta, tb, alpha, beta)
-						ar, ac := m, k
-						if ta {
-							ar, ac = k, m
-						}
-						br, bc := k, n
-						if tb {
-							br, bc = n, k
-						}
-						lda, ldb, ldc := ac+3, bc+1, n+2
-						a := randVec(rng, ar*lda, 1)
-						b := randVec(rng, br*ldb, 1)
 						c0 := randVec(rng, m*ldc, 1)
 						got := append([]float32(nil), c0...)
 						want := append([]float32(nil), c0...)
@@ -136,23 +162,7 @@ func TestSgemm(t *testing.T) {
 									}
 									continue
 								}
-								// Scale: Σ|alpha·a·b| + |beta·c| bounds the rounding.
-								var s float64
-								for p := 0; p < k; p++ {
-									var av, bv float32
-									if ta {
-										av = a[p*lda+i]
-									} else {
-										av = a[i*lda+p]
-									}
-									if tb {
-										bv = b[j*ldb+p]
-									} else {
-										bv = b[p*ldb+j]
-									}
-									s += math.Abs(float64(av * bv))
-								}
-								s = s*math.Abs(float64(alpha)) + math.Abs(float64(beta*c0[i*ldc+j]))
+								s := abs[i*n+j]*math.Abs(float64(alpha)) + math.Abs(float64(beta*c0[i*ldc+j]))
 								if !closeTo(float64(g), float64(w), s, 1e-5, 1e-6) {
 									t.Fatalf("%s: C[%d,%d] = %g, reference %g", name, i, j, g, w)
 								}
@@ -231,8 +241,17 @@ func TestMatMul(t *testing.T) {
 
 func testMatMulCase(t *testing.T, rng *rand.Rand, typ ggml.Type, rows, cols, n int) {
 	name := fmt.Sprintf("%s %dx%d n=%d", typ, rows, cols, n)
-	w := randMatrix(rng, typ, rows, cols)
-	x := randVec(rng, n*cols, 1)
+	checkMatMulRef(t, name, randMatrix(rng, typ, rows, cols), randVec(rng, n*cols, 1), n)
+}
+
+// checkMatMulRef holds MatMul (MatVec for n = 1) to the reference twin.
+// Tolerance: 2e-5·Σ|w·x| + 1e-6 against the reference evaluated on the
+// activations the kernel multiplies (after int8 block quantization for
+// the integer kernels), and for those kernels the rigorous quantization
+// bound Σ|w|·max|x_block|/254 against the exact product with x itself.
+func checkMatMulRef(t *testing.T, name string, w *Matrix, x []float32, n int) {
+	t.Helper()
+	typ, rows, cols := w.Type, w.Rows, w.Cols
 	got := make([]float32, n*rows)
 	if n == 1 {
 		MatVec(got, w, x)
@@ -382,6 +401,13 @@ func TestDotAxpyScale(t *testing.T) {
 					t.Fatalf("Axpy n=%d: y[%d] = %g, want %g", n, i, y[i], want)
 				}
 			}
+			y = append(y[:0], b...)
+			Add(y, a)
+			for i := range y {
+				if y[i] != b[i]+a[i] {
+					t.Fatalf("Add n=%d: y[%d] = %g, want %g", n, i, y[i], b[i]+a[i])
+				}
+			}
 			z := append([]float32(nil), a...)
 			Scale(z, -3)
 			for i := range z {
@@ -513,4 +539,64 @@ func TestNaNPropagates(t *testing.T) {
 			t.Errorf("SwiGLU(NaN) = %g, want NaN", out[3])
 		}
 	})
+}
+
+func TestQuantizeQ8(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, nb := range []int{1, 2, 3, 24, 64} {
+		x := randVec(rng, nb*32, 4)
+		clear(x[:32]) // an all-zero block: d = 0, q = 0
+		if nb > 1 {   // exact ties: d = 1, 2.5 → 2 and -3.5 → -4 (half to even)
+			x[32], x[33], x[34] = 127, 2.5, -3.5
+		}
+		wantQ, wantD := make([]int8, len(x)), make([]float32, nb)
+		quantizeQ8Go(wantQ, wantD, x)
+		forEachPath(t, func(t *testing.T) {
+			q, d := make([]int8, len(x)), make([]float32, nb)
+			quantizeQ8(q, d, x)
+			for i := range d {
+				if d[i] != wantD[i] {
+					t.Fatalf("nb=%d: d[%d] = %g, want %g", nb, i, d[i], wantD[i])
+				}
+			}
+			for i := range q {
+				if q[i] != wantQ[i] {
+					t.Fatalf("nb=%d: q[%d] = %d, want %d (x = %g)", nb, i, q[i], wantQ[i], x[i])
+				}
+			}
+		})
+		for b := 0; b < nb; b++ {
+			for i := b * 32; i < b*32+32; i++ {
+				if e := math.Abs(float64(x[i] - float32(wantQ[i])*wantD[b])); e > float64(wantD[b])/2*1.0001 {
+					t.Fatalf("nb=%d: x[%d] = %g quantized with error %g > d/2", nb, i, x[i], e)
+				}
+			}
+		}
+	}
+}
+
+// TestMatVecLlamaCppTensors runs every weight matrix of the quant fixtures
+// (written by llama.cpp's llama-quantize) through MatVec and MatMul.
+func TestMatVecLlamaCppTensors(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	for _, name := range []string{"r256-f16.gguf", "r256-q8_0.gguf", "r256-q4_0.gguf", "r256-q4_k.gguf", "r256-q6_k.gguf"} {
+		f, err := gguf.Open(fixtures.Path(t, "quant", name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		defer f.Close()
+		for _, ti := range f.Tensors {
+			if len(ti.Dims) != 2 || ti.Type == ggml.F32 {
+				continue
+			}
+			data, err := f.TensorData(ti.Name)
+			if err != nil {
+				t.Fatalf("%s %s: %v", name, ti.Name, err)
+			}
+			w := &Matrix{Type: ti.Type, Rows: int(ti.Dims[1]), Cols: int(ti.Dims[0]), Data: data}
+			for _, n := range []int{1, 5} {
+				checkMatMulRef(t, fmt.Sprintf("%s %s %s n=%d", name, ti.Name, ti.Type, n), w, randVec(rng, n*w.Cols, 1), n)
+			}
+		}
+	}
 }

@@ -97,3 +97,36 @@ func TestProbeSgemm(t *testing.T) {
 		}
 	}
 }
+
+func TestProbeGemvDRAM(t *testing.T) {
+	if os.Getenv("KPROBE") == "" {
+		t.Skip("KPROBE not set")
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	rows, cols := 32000, 768
+	w := randVec(rng, rows*cols, 1)
+	x := randVec(rng, cols, 1)
+	out := make([]float32, rows)
+	src, dst := make([]byte, 4*rows*cols), make([]byte, 4*rows*cols)
+	for r := 0; r < 3; r++ {
+		s := cpuPerOp(func() { gemvRows(out, w, cols, x) }, 5)
+		c := cpuPerOp(func() { copy(dst, src) }, 5)
+		t.Logf("1 core: gemv %.1f GB/s, copy %.1f GB/s (read+write)", float64(4*rows*cols)/s/1e9, float64(8*rows*cols)/c/1e9)
+	}
+}
+
+func TestProbePack(t *testing.T) {
+	if os.Getenv("KPROBE") == "" {
+		t.Skip("KPROBE not set")
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	n := 1024
+	a := randVec(rng, n*n, 1)
+	ws := newSgemmWork(96, 2048, 256)
+	for _, tr := range []bool{false, true} {
+		s := cpuPerOp(func() { packA(ws.a, tr, a, n, 0, 0, 96, 256) }, 200)
+		t.Logf("packA trans=%v: %.2f ns/elem", tr, s/(96*256)*1e9)
+		s = cpuPerOp(func() { packB(ws.b, tr, a, n, 0, 0, 256, 1024) }, 20)
+		t.Logf("packB trans=%v: %.2f ns/elem", tr, s/(1024*256)*1e9)
+	}
+}

@@ -16,10 +16,10 @@ const (
 	superSize = 256
 )
 
-// quantizeQ8 quantizes x (a multiple of 32 long) to int8 blocks of 32 with
-// one float32 scale each, as llama.cpp quantizes activations for its
-// integer dot products: d = max|x|/127, q = round(x/d).
-func quantizeQ8(xq []int8, xd []float32, x []float32) {
+// quantizeQ8Go quantizes x (32·len(xd) long) to int8 blocks of 32 with
+// one float32 scale each, as llama.cpp's AVX2 code quantizes activations
+// for its integer dot products: d = max|x|/127, q = round-half-even(x·(1/d)).
+func quantizeQ8Go(xq []int8, xd []float32, x []float32) {
 	for b := range xd {
 		blk := x[b*32 : b*32+32]
 		var amax float32
@@ -35,7 +35,7 @@ func quantizeQ8(xq []int8, xd []float32, x []float32) {
 		}
 		id := 1 / d
 		for i, v := range blk {
-			q[i] = int8(math.Round(float64(v * id)))
+			q[i] = int8(math.RoundToEven(float64(v * id)))
 		}
 	}
 }

@@ -23,7 +23,8 @@ func newSgemmWork(m, n, k int) *sgemmWork {
 	kc := min(k, sgKC)
 	mc := min(roundUp(m, sgMR), sgMC)
 	nc := min(roundUp(n, sgNR), sgNC)
-	return &sgemmWork{a: make([]float32, mc*kc), b: make([]float32, kc*nc)}
+	// 8 floats of slack: the assembly packers store whole vectors.
+	return &sgemmWork{a: make([]float32, mc*kc+8), b: make([]float32, kc*nc)}
 }
 
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
@@ -151,27 +152,51 @@ func sgemmSerial(ws *sgemmWork, transA, transB bool, m, n, k int, alpha float32,
 // packA copies op(A)[i0:i0+mb, p0:p0+kb] into 6-row micro-panels laid out
 // p-major (panel[p*6+i]), zero-padding the last panel.
 func packA(dst []float32, transA bool, a []float32, lda, i0, p0, mb, kb int) {
+	if transA {
+		// Stored A is k×m: walk its rows in order (sequential reads), each
+		// row scattering 6-element runs into the panels.
+		full := mb / sgMR * sgMR
+		fast := 0 // panels whose 8-float reads stay inside the block
+		if mb >= 8 {
+			fast = (mb-8)/sgMR + 1
+		}
+		for p := 0; p < kb; p++ {
+			off := (p0+p)*lda + i0
+			src := a[off : off+mb]
+			start := 0
+			if p < kb-1 { // the last column's spill would hit the next panel
+				scatter6(dst[p*sgMR:], kb*sgMR, src, fast)
+				start = fast * sgMR
+			}
+			for ir := start; ir < full; ir += sgMR {
+				o := ir*kb + p*sgMR
+				copy(dst[o:o+sgMR:o+sgMR], src[ir:ir+sgMR])
+			}
+			if full < mb {
+				o := full*kb + p*sgMR
+				d := dst[o : o+sgMR]
+				n := copy(d, src[full:])
+				clear(d[n:])
+			}
+		}
+		return
+	}
 	for ir := 0; ir < mb; ir += sgMR {
 		panel := dst[ir*kb : (ir+sgMR)*kb]
 		h := min(sgMR, mb-ir)
-		if transA {
-			for p := 0; p < kb; p++ {
-				off := (p0+p)*lda + i0 + ir
-				copy(panel[p*sgMR:p*sgMR+h], a[off:off+h])
-			}
-		} else {
-			for ii := 0; ii < h; ii++ {
-				off := (i0+ir+ii)*lda + p0
-				src := a[off : off+kb]
-				for p, v := range src {
-					panel[p*sgMR+ii] = v
-				}
+		if h == sgMR {
+			packA6(dst[ir*kb:], a, (i0+ir)*lda+p0, lda, kb)
+			continue
+		}
+		for ii := 0; ii < h; ii++ {
+			off := (i0+ir+ii)*lda + p0
+			src := a[off : off+kb]
+			for p, v := range src {
+				panel[p*sgMR+ii] = v
 			}
 		}
-		if h < sgMR {
-			for p := 0; p < kb; p++ {
-				clear(panel[p*sgMR+h : p*sgMR+sgMR])
-			}
+		for p := 0; p < kb; p++ {
+			clear(panel[p*sgMR+h : p*sgMR+sgMR])
 		}
 	}
 }
@@ -179,27 +204,57 @@ func packA(dst []float32, transA bool, a []float32, lda, i0, p0, mb, kb int) {
 // packB copies op(B)[p0:p0+kb, j0:j0+nb] into 16-column micro-panels laid
 // out p-major (panel[p*16+j]), zero-padding the last panel.
 func packB(dst []float32, transB bool, b []float32, ldb, p0, j0, kb, nb int) {
+	if !transB {
+		// Stored B is k×n: walk its rows in order (sequential reads), each
+		// row scattering 16-element runs into the panels.
+		full := nb / sgNR * sgNR
+		for p := 0; p < kb; p++ {
+			off := (p0+p)*ldb + j0
+			src := b[off : off+nb]
+			for jr := 0; jr < full; jr += sgNR {
+				o := jr*kb + p*sgNR
+				copy(dst[o:o+sgNR:o+sgNR], src[jr:jr+sgNR])
+			}
+			if full < nb {
+				o := full*kb + p*sgNR
+				d := dst[o : o+sgNR]
+				n := copy(d, src[full:])
+				clear(d[n:])
+			}
+		}
+		return
+	}
 	for jr := 0; jr < nb; jr += sgNR {
 		panel := dst[jr*kb : (jr+sgNR)*kb]
 		w := min(sgNR, nb-jr)
-		if transB {
-			for jj := 0; jj < w; jj++ {
-				off := (j0+jr+jj)*ldb + p0
-				src := b[off : off+kb]
-				for p, v := range src {
-					panel[p*sgNR+jj] = v
-				}
-			}
-		} else {
-			for p := 0; p < kb; p++ {
-				off := (p0+p)*ldb + j0 + jr
-				copy(panel[p*sgNR:p*sgNR+w], b[off:off+w])
+		if w == sgNR {
+			packBT16(panel, b, (j0+jr)*ldb+p0, ldb, kb)
+			continue
+		}
+		for jj := 0; jj < w; jj++ {
+			off := (j0+jr+jj)*ldb + p0
+			src := b[off : off+kb]
+			for p, v := range src {
+				panel[p*sgNR+jj] = v
 			}
 		}
-		if w < sgNR {
-			for p := 0; p < kb; p++ {
-				clear(panel[p*sgNR+w : p*sgNR+sgNR])
-			}
+		for p := 0; p < kb; p++ {
+			clear(panel[p*sgNR+w : p*sgNR+sgNR])
 		}
+	}
+}
+
+// packA6Go packs columns p0… of the 6×kb block of a at off (row stride
+// lda) into panel[p*6+i].
+func packA6Go(panel, a []float32, off, lda, kb, p0 int) {
+	r0 := a[off : off+kb]
+	r1 := a[off+lda : off+lda+kb]
+	r2 := a[off+2*lda : off+2*lda+kb]
+	r3 := a[off+3*lda : off+3*lda+kb]
+	r4 := a[off+4*lda : off+4*lda+kb]
+	r5 := a[off+5*lda : off+5*lda+kb]
+	for p := p0; p < kb; p++ {
+		d := panel[p*sgMR : p*sgMR+sgMR : p*sgMR+sgMR]
+		d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
 	}
 }

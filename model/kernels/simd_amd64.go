@@ -248,3 +248,79 @@ func dotQ6K(w []byte, a actQ8) float32 {
 	}
 	return dotQ6KAVX(&w[0], &a.q[0], &a.p[0], &a.b[0], nsb)
 }
+
+//go:noescape
+func quantizeQ8AVX(x *float32, xq *int8, xd *float32, nb int)
+
+// quantizeQ8 quantizes x (len(xd) blocks of 32) to int8 blocks with
+// float32 scales; see quantizeQ8Go.
+func quantizeQ8(xq []int8, xd []float32, x []float32) {
+	nb := len(xd)
+	if nb == 0 {
+		return
+	}
+	_ = x[nb*32-1]
+	_ = xq[nb*32-1]
+	if !hasAVX2 {
+		quantizeQ8Go(xq, xd, x)
+		return
+	}
+	quantizeQ8AVX(&x[0], &xq[0], &xd[0], nb)
+}
+
+//go:noescape
+func packBT16AVX(dst, src *float32, ld int, k8 int)
+
+// packBT16 packs the 16×kb block of src starting at off (row stride ld)
+// transposed into panel (panel[p*16+j] = src[off+j*ld+p]).
+func packBT16(panel, src []float32, off, ld, kb int) {
+	p0 := 0
+	if k8 := kb / 8; hasAVX2 && k8 > 0 {
+		_ = panel[16*kb-1]
+		_ = src[off+15*ld+kb-1]
+		packBT16AVX(&panel[0], &src[off], ld, k8)
+		p0 = 8 * k8
+	}
+	for p := p0; p < kb; p++ {
+		d := panel[p*sgNR : p*sgNR+sgNR : p*sgNR+sgNR]
+		for jj := range d {
+			d[jj] = src[off+jj*ld+p]
+		}
+	}
+}
+
+//go:noescape
+func packA6AVX(dst, src *float32, ld int, k8 int)
+
+//go:noescape
+func scatter6AVX(dst *float32, stride int, src *float32, n int)
+
+// packA6 packs the 6×kb block of a at off (row stride lda) into
+// panel[p*6+i] = a[off+i*lda+p]; panel needs 2 floats of slack past 6·kb.
+func packA6(panel, a []float32, off, lda, kb int) {
+	p0 := 0
+	if k8 := kb / 8; hasAVX2 && k8 > 0 {
+		_ = panel[6*kb+1]
+		_ = a[off+5*lda+kb-1]
+		packA6AVX(&panel[0], &a[off], lda, k8)
+		p0 = 8 * k8
+	}
+	packA6Go(panel, a, off, lda, kb, p0)
+}
+
+// scatter6 copies runs src[6c:6c+6] to dst[c*stride:] for c < n. It may
+// overwrite dst[c*stride+6 : c*stride+8] and reads src[6n:6n+2].
+func scatter6(dst []float32, stride int, src []float32, n int) {
+	if n == 0 {
+		return
+	}
+	if !hasAVX2 {
+		for c := 0; c < n; c++ {
+			copy(dst[c*stride:c*stride+6], src[6*c:6*c+6])
+		}
+		return
+	}
+	_ = dst[(n-1)*stride+7]
+	_ = src[6*n+1]
+	scatter6AVX(&dst[0], stride, &src[0], n)
+}

@@ -97,6 +97,10 @@ gv16:
 	VFMADD231PS 32(R10)(BX*1), Y9, Y5
 	VFMADD231PS 0(R11)(BX*1), Y8, Y6
 	VFMADD231PS 32(R11)(BX*1), Y9, Y7
+	PREFETCHT0  1024(R8)(BX*1)
+	PREFETCHT0  1024(R9)(BX*1)
+	PREFETCHT0  1024(R10)(BX*1)
+	PREFETCHT0  1024(R11)(BX*1)
 	ADDQ        $64, BX
 	SUBQ        $16, CX
 	JMP         gv16
@@ -1022,4 +1026,248 @@ q6kdone:
 	HSUM0
 	VZEROUPPER
 	MOVSS X0, ret+40(FP)
+	RET
+
+DATA qconst<>+0(SB)/4, $0x7fffffff
+DATA qconst<>+4(SB)/4, $0x42fe0000
+DATA qconst<>+8(SB)/4, $0x3f800000
+GLOBL qconst<>(SB), RODATA|NOPTR, $12
+
+DATA packperm<>+0(SB)/4, $0
+DATA packperm<>+4(SB)/4, $4
+DATA packperm<>+8(SB)/4, $1
+DATA packperm<>+12(SB)/4, $5
+DATA packperm<>+16(SB)/4, $2
+DATA packperm<>+20(SB)/4, $6
+DATA packperm<>+24(SB)/4, $3
+DATA packperm<>+28(SB)/4, $7
+GLOBL packperm<>(SB), RODATA|NOPTR, $32
+
+// func quantizeQ8AVX(x *float32, xq *int8, xd *float32, nb int)
+// Per block of 32: d = max|x|/127, q = round-to-even(x·(1/d)) (0 when
+// d == 0), exactly as quantizeQ8Go computes it.
+TEXT ·quantizeQ8AVX(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	MOVQ         xq+8(FP), DI
+	MOVQ         xd+16(FP), DX
+	MOVQ         nb+24(FP), CX
+	VBROADCASTSS qconst<>+0(SB), Y15
+	VMOVSS       qconst<>+4(SB), X14
+	VMOVSS       qconst<>+8(SB), X12
+	VMOVDQU      packperm<>(SB), Y13
+
+qzloop:
+	TESTQ        CX, CX
+	JE           qzdone
+	VMOVUPS      0(SI), Y0
+	VMOVUPS      32(SI), Y1
+	VMOVUPS      64(SI), Y2
+	VMOVUPS      96(SI), Y3
+	VANDPS       Y15, Y0, Y4
+	VANDPS       Y15, Y1, Y5
+	VMAXPS       Y5, Y4, Y4
+	VANDPS       Y15, Y2, Y5
+	VMAXPS       Y5, Y4, Y4
+	VANDPS       Y15, Y3, Y5
+	VMAXPS       Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS       X5, X4, X4
+	VPERMILPS    $0x4E, X4, X5
+	VMAXPS       X5, X4, X4
+	VPERMILPS    $0xB1, X4, X5
+	VMAXPS       X5, X4, X4
+	VDIVSS       X14, X4, X6
+	VMOVSS       X6, 0(DX)
+	VDIVSS       X6, X12, X7
+	VXORPS       X8, X8, X8
+	VCMPSS       $4, X8, X6, X9
+	VANDPS       X9, X7, X7
+	VBROADCASTSS X7, Y7
+	VMULPS       Y7, Y0, Y0
+	VMULPS       Y7, Y1, Y1
+	VMULPS       Y7, Y2, Y2
+	VMULPS       Y7, Y3, Y3
+	VCVTPS2DQ    Y0, Y0
+	VCVTPS2DQ    Y1, Y1
+	VCVTPS2DQ    Y2, Y2
+	VCVTPS2DQ    Y3, Y3
+	VPACKSSDW    Y1, Y0, Y0
+	VPACKSSDW    Y3, Y2, Y2
+	VPACKSSWB    Y2, Y0, Y0
+	VPERMD       Y0, Y13, Y0
+	VMOVDQU      Y0, 0(DI)
+	ADDQ         $128, SI
+	ADDQ         $32, DI
+	ADDQ         $4, DX
+	DECQ         CX
+	JMP          qzloop
+
+qzdone:
+	VZEROUPPER
+	RET
+
+// TRANSPOSE8 loads 8 floats from each of the 8 rows at base, base+BX, …,
+// base+7·BX (DX = 3·BX, R8 = 5·BX, R9 = 6·BX, R10 = 7·BX) and stores
+// column p of that 8×8 block at off+p·64(DI).
+#define TRANSPOSE8(base, off) \
+	VMOVUPS    0(base), Y0 \
+	VMOVUPS    (base)(BX*1), Y1 \
+	VMOVUPS    (base)(BX*2), Y2 \
+	VMOVUPS    (base)(DX*1), Y3 \
+	VMOVUPS    (base)(BX*4), Y4 \
+	VMOVUPS    (base)(R8*1), Y5 \
+	VMOVUPS    (base)(R9*1), Y6 \
+	VMOVUPS    (base)(R10*1), Y7 \
+	VUNPCKLPS  Y1, Y0, Y8 \
+	VUNPCKHPS  Y1, Y0, Y9 \
+	VUNPCKLPS  Y3, Y2, Y10 \
+	VUNPCKHPS  Y3, Y2, Y11 \
+	VUNPCKLPS  Y5, Y4, Y12 \
+	VUNPCKHPS  Y5, Y4, Y13 \
+	VUNPCKLPS  Y7, Y6, Y14 \
+	VUNPCKHPS  Y7, Y6, Y15 \
+	VSHUFPS    $0x44, Y10, Y8, Y0 \
+	VSHUFPS    $0xEE, Y10, Y8, Y1 \
+	VSHUFPS    $0x44, Y11, Y9, Y2 \
+	VSHUFPS    $0xEE, Y11, Y9, Y3 \
+	VSHUFPS    $0x44, Y14, Y12, Y4 \
+	VSHUFPS    $0xEE, Y14, Y12, Y5 \
+	VSHUFPS    $0x44, Y15, Y13, Y6 \
+	VSHUFPS    $0xEE, Y15, Y13, Y7 \
+	VPERM2F128 $0x20, Y4, Y0, Y8 \
+	VPERM2F128 $0x31, Y4, Y0, Y12 \
+	VPERM2F128 $0x20, Y5, Y1, Y9 \
+	VPERM2F128 $0x31, Y5, Y1, Y13 \
+	VPERM2F128 $0x20, Y6, Y2, Y10 \
+	VPERM2F128 $0x31, Y6, Y2, Y14 \
+	VPERM2F128 $0x20, Y7, Y3, Y11 \
+	VPERM2F128 $0x31, Y7, Y3, Y15 \
+	VMOVUPS    Y8, off+0(DI) \
+	VMOVUPS    Y9, off+64(DI) \
+	VMOVUPS    Y10, off+128(DI) \
+	VMOVUPS    Y11, off+192(DI) \
+	VMOVUPS    Y12, off+256(DI) \
+	VMOVUPS    Y13, off+320(DI) \
+	VMOVUPS    Y14, off+384(DI) \
+	VMOVUPS    Y15, off+448(DI)
+
+// func packBT16AVX(dst, src *float32, ld int, k8 int)
+// Packs 16 rows of src (row stride ld floats) × 8·k8 columns into the
+// p-major panel dst[p*16+j] = src[j*ld+p].
+TEXT ·packBT16AVX(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), BX
+	SHLQ $2, BX
+	MOVQ k8+24(FP), CX
+	LEAQ (BX)(BX*2), DX
+	LEAQ (BX)(BX*4), R8
+	LEAQ (DX)(DX*1), R9
+	LEAQ (R9)(BX*1), R10
+	LEAQ (SI)(BX*8), R11
+
+pbtloop:
+	TESTQ CX, CX
+	JE    pbtdone
+	TRANSPOSE8(SI, 0)
+	TRANSPOSE8(R11, 32)
+	ADDQ  $32, SI
+	ADDQ  $32, R11
+	ADDQ  $512, DI
+	DECQ  CX
+	JMP   pbtloop
+
+pbtdone:
+	VZEROUPPER
+	RET
+
+// func packA6AVX(dst, src *float32, ld int, k8 int)
+// Packs 6 rows of src (row stride ld floats) × 8·k8 columns into the
+// p-major panel dst[p*6+i] = src[i*ld+p]. Each column is stored as 8
+// floats, the last two overwritten by the next store, so the last store
+// writes 2 floats past the panel: dst needs 2 floats of slack.
+TEXT ·packA6AVX(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), BX
+	SHLQ $2, BX
+	MOVQ k8+24(FP), CX
+	LEAQ (BX)(BX*2), DX
+	LEAQ (BX)(BX*4), R8
+
+pa6loop:
+	TESTQ      CX, CX
+	JE         pa6done
+	VMOVUPS    0(SI), Y0
+	VMOVUPS    (SI)(BX*1), Y1
+	VMOVUPS    (SI)(BX*2), Y2
+	VMOVUPS    (SI)(DX*1), Y3
+	VMOVUPS    (SI)(BX*4), Y4
+	VMOVUPS    (SI)(R8*1), Y5
+	VXORPS     Y6, Y6, Y6
+	VXORPS     Y7, Y7, Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xEE, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xEE, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xEE, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xEE, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	VMOVUPS    Y8, 0(DI)
+	VMOVUPS    Y9, 24(DI)
+	VMOVUPS    Y10, 48(DI)
+	VMOVUPS    Y11, 72(DI)
+	VMOVUPS    Y12, 96(DI)
+	VMOVUPS    Y13, 120(DI)
+	VMOVUPS    Y14, 144(DI)
+	VMOVUPS    Y15, 168(DI)
+	ADDQ       $32, SI
+	ADDQ       $192, DI
+	DECQ       CX
+	JMP        pa6loop
+
+pa6done:
+	VZEROUPPER
+	RET
+
+// func scatter6AVX(dst *float32, stride int, src *float32, n int)
+// Copies n runs of 6 floats, src[6c:6c+6] to dst[c*stride:], each as an
+// 8-float store: the 2 floats after every run are overwritten, so the
+// caller must own them (and fill them later).
+TEXT ·scatter6AVX(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ stride+8(FP), BX
+	SHLQ $2, BX
+	MOVQ src+16(FP), SI
+	MOVQ n+24(FP), CX
+
+sc6loop:
+	TESTQ   CX, CX
+	JE      sc6done
+	VMOVUPS 0(SI), Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ    $24, SI
+	ADDQ    BX, DI
+	DECQ    CX
+	JMP     sc6loop
+
+sc6done:
+	VZEROUPPER
 	RET

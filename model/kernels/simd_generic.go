@@ -21,3 +21,22 @@ func sgemmKern(k int, ap, bp, c []float32, ldc int, alpha, beta float32) {
 
 func dotQ4K(w []byte, a actQ8) float32 { return dotQ4KGo(w, a) }
 func dotQ6K(w []byte, a actQ8) float32 { return dotQ6KGo(w, a) }
+
+func quantizeQ8(xq []int8, xd []float32, x []float32) { quantizeQ8Go(xq, xd, x) }
+
+func packBT16(panel, src []float32, off, ld, kb int) {
+	for p := 0; p < kb; p++ {
+		d := panel[p*sgNR : p*sgNR+sgNR : p*sgNR+sgNR]
+		for jj := range d {
+			d[jj] = src[off+jj*ld+p]
+		}
+	}
+}
+
+func packA6(panel, a []float32, off, lda, kb int) { packA6Go(panel, a, off, lda, kb, 0) }
+
+func scatter6(dst []float32, stride int, src []float32, n int) {
+	for c := 0; c < n; c++ {
+		copy(dst[c*stride:c*stride+6], src[6*c:6*c+6])
+	}
+}

@@ -18,6 +18,20 @@ func FuzzLlama2C(f *testing.F) {
 		f.Add(s.b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Any valid header, given weights of exactly the size it implies
+		// (when small), must parse.
+		if h, hsize, err := readHeader(b); err == nil {
+			if n, ok := expectedFloats(h); ok && n <= 1<<14 {
+				sized := append(bytes.Clone(b[:hsize]), make([]byte, 4*n)...)
+				c, err := Parse(sized)
+				if err != nil {
+					t.Fatalf("header %+v with %d floats: %v", h, n, err)
+				}
+				if err := c.Validate(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 		c, err := Parse(b)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "llama2c (bytes): ") {

@@ -373,3 +373,17 @@ func FuzzLlama2C(f *testing.F) {
 		_ = tok.Decode(ids)
 	})
 }
+
+func TestPreTokenize(t *testing.T) {
+	got, err := PreTokenize("gpt-2", "Hello  world's 42!")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Hello", " ", " world", "'s", " 42", "!"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("PreTokenize = %q, want %q", got, want)
+	}
+	if _, err := PreTokenize("nonesuch", "x"); err == nil || !strings.Contains(err.Error(), `"nonesuch"`) {
+		t.Errorf("unknown pre: %v", err)
+	}
+}

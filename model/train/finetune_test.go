@@ -44,7 +44,7 @@ func TestFinetuneLowersHeldOutPerplexity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tr := NewTrainer(m, TrainerConfig{LR: lr, Steps: 60, Warmup: 6, MinLRFrac: 0.1, ClipNorm: 1, Seed: 2})
+			tr := NewTrainer(m, TrainerConfig{LR: lr, Steps: 40, Warmup: 4, MinLRFrac: 0.1, ClipNorm: 1, Seed: 2})
 			next := func(r *rand.Rand) (*Batch, error) {
 				seqs := make([][]int, B)
 				for i := range seqs {
@@ -53,7 +53,7 @@ func TestFinetuneLowersHeldOutPerplexity(t *testing.T) {
 				}
 				return LMBatch(seqs, T)
 			}
-			for i := 0; i < 60; i++ {
+			for i := 0; i < 40; i++ {
 				if _, err := tr.TrainStep(ctx, next); err != nil {
 					t.Fatal(err)
 				}

@@ -431,8 +431,11 @@ func TestModelGradientLoRA(t *testing.T) {
 	}
 	randomize(m, 8)
 	refM := m.Share() // base without adapter: the usual RLHF reference
-	for _, targets := range [][]string{nil, {"q", "v"}, {"o", "down", "gate"}} {
-		lr, err := m.AttachLoRA(LoRAConfig{Rank: 3, Alpha: 5, Targets: targets, Seed: 9})
+	for _, c := range []struct {
+		targets []string
+		dropout float32
+	}{{nil, 0}, {[]string{"q", "v"}, 0}, {[]string{"o", "down", "gate"}, 0}, {nil, 0.3}} {
+		lr, err := m.AttachLoRA(LoRAConfig{Rank: 3, Alpha: 5, Targets: c.targets, Dropout: c.dropout, Seed: 9})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -445,6 +448,8 @@ func TestModelGradientLoRA(t *testing.T) {
 		if _, err := refM.Forward(ctx, bt); err != nil {
 			t.Fatal(err)
 		}
+		m.SetTraining(c.dropout > 0)
+		m.SetDropoutSeed(77)
 		if _, err := m.Forward(ctx, bt); err != nil {
 			t.Fatal(err)
 		}
@@ -457,7 +462,7 @@ func TestModelGradientLoRA(t *testing.T) {
 		}
 		base := &ref64{cfg: m.Config, p: to64(m.data)}
 		refLp, _ := base.forward(bt, nil)
-		lo := &loraRef64{scale: float64(lr.Scale), rank: 3, a: map[[2]int][]float64{}, b: map[[2]int][]float64{}}
+		lo := &loraRef64{scale: float64(lr.Scale), rank: 3, dropout: c.dropout, seed: 77, a: map[[2]int][]float64{}, b: map[[2]int][]float64{}}
 		p := to64(lr.data)
 		for l := range lr.Layers {
 			for t, lt := range lr.Layers[l] {

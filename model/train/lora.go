@@ -191,7 +191,7 @@ func (m *Model) SetLoRA(lr *LoRA) error {
 	if lr != nil {
 		m.SetTrainBase(false)
 	}
-	m.a = nil // reallocate activations for the adapter
+	m.fwdOK = false // the activations no longer match the adapter
 	return nil
 }
 
@@ -226,33 +226,6 @@ func (m *Model) loraTensor(l, t int) *LoRATensor {
 
 func (m *Model) loraShapeOK() bool {
 	return m.a == nil || m.a.loraFor == m.lora
-}
-
-func (m *Model) allocLoRAActs() {
-	a := m.a
-	a.loraFor = m.lora
-	if m.lora == nil {
-		return
-	}
-	n, r := a.B*a.T, m.lora.Config.Rank
-	maxIn := 0
-	for l := range m.lora.Layers {
-		for t, lt := range m.lora.Layers[l] {
-			if lt == nil {
-				continue
-			}
-			la := &a.L[l].lora[t]
-			la.xa = make([]float32, n*r)
-			if m.lora.Config.Dropout > 0 {
-				la.xd = make([]float32, n*lt.In)
-			}
-			maxIn = max(maxIn, lt.In)
-		}
-	}
-	a.dxa = make([]float32, n*r)
-	if m.lora.Config.Dropout > 0 {
-		a.dxd = make([]float32, n*maxIn)
-	}
 }
 
 // dropKeep reports whether element i of target t in layer l survives

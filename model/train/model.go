@@ -100,8 +100,9 @@ type acts struct {
 	B, T  int
 	rope  *ropeTable
 	L     []layerActs
-	res   []float32 // N×D output of the last block
-	xn    []float32 // N×D final-normed hidden states
+	resid [][]float32 // residual stream: input of each block, then the output
+	res   []float32   // N×D output of the last block
+	xn    []float32   // N×D final-normed hidden states
 	xInv  []float32
 	sel   []int     // positions with a target
 	xsel  []float32 // len(sel)×D gathered hidden states
@@ -122,33 +123,86 @@ func (m *Model) ensureActs(B, T int) {
 	if m.a != nil && m.a.B == B && m.a.T == T && m.loraShapeOK() {
 		return
 	}
+	// Reuse the buffers of earlier passes when they are large enough
+	// (RLHF batches vary in length), reslicing them to the new shape.
+	a := m.a
+	if a == nil || !m.loraShapeOK() {
+		a = &acts{}
+	}
 	cfg := m.Config
 	n, d, h := B*T, cfg.Dim, cfg.HiddenDim
 	qd, kvd := cfg.NHeads*cfg.HeadDim, cfg.NKVHeads*cfg.HeadDim
-	a := &acts{B: B, T: T, rope: newRopeTable(T, cfg.RopeDim, cfg.RopeBase)}
-	f := func(k int) []float32 { return make([]float32, k) }
-	a.L = make([]layerActs, cfg.NLayers)
-	prev := f(n * d)
+	if a.B != B || a.T != T || a.rope == nil || a.rope.T != T {
+		a.rope = newRopeTable(T, cfg.RopeDim, cfg.RopeBase)
+	}
+	a.B, a.T = B, T
+	f := func(p *[]float32, k int) {
+		if cap(*p) < k {
+			*p = make([]float32, k)
+		}
+		*p = (*p)[:k]
+	}
+	if len(a.L) != cfg.NLayers {
+		a.L = make([]layerActs, cfg.NLayers)
+		a.resid = make([][]float32, cfg.NLayers+1)
+	}
+	for i := range a.resid {
+		f(&a.resid[i], n*d)
+	}
 	for l := range a.L {
 		L := &a.L[l]
-		L.resIn = prev
-		L.an, L.aInv = f(n*d), f(n)
-		L.q, L.k, L.v = f(n*qd), f(n*kvd), f(n*kvd)
-		L.att = f(B * cfg.NHeads * T * T)
-		L.ao = f(n * qd)
-		L.resMid = f(n * d)
-		L.fn, L.fInv = f(n*d), f(n)
-		L.gate, L.up, L.act = f(n*h), f(n*h), f(n*h)
-		prev = f(n * d)
+		L.resIn = a.resid[l]
+		f(&L.an, n*d)
+		f(&L.aInv, n)
+		f(&L.q, n*qd)
+		f(&L.k, n*kvd)
+		f(&L.v, n*kvd)
+		f(&L.att, B*cfg.NHeads*T*T)
+		f(&L.ao, n*qd)
+		f(&L.resMid, n*d)
+		f(&L.fn, n*d)
+		f(&L.fInv, n)
+		f(&L.gate, n*h)
+		f(&L.up, n*h)
+		f(&L.act, n*h)
 	}
-	a.res = prev
-	a.xn, a.xInv, a.logp = f(n*d), f(n), f(n)
-	a.dx, a.dn, a.dxn = f(n*d), f(n*d), f(n*d)
-	a.dq, a.dao = f(n*qd), f(n*qd)
-	a.dk, a.dv = f(n*kvd), f(n*kvd)
-	a.dgate, a.dup, a.dac = f(n*h), f(n*h), f(n*h)
+	a.res = a.resid[cfg.NLayers]
+	for _, p := range []*[]float32{&a.xn, &a.dx, &a.dn, &a.dxn} {
+		f(p, n*d)
+	}
+	f(&a.xInv, n)
+	f(&a.logp, n)
+	f(&a.dq, n*qd)
+	f(&a.dao, n*qd)
+	f(&a.dk, n*kvd)
+	f(&a.dv, n*kvd)
+	f(&a.dgate, n*h)
+	f(&a.dup, n*h)
+	f(&a.dac, n*h)
 	m.a = a
-	m.allocLoRAActs()
+	a.loraFor = m.lora
+	if m.lora == nil {
+		return
+	}
+	r := m.lora.Config.Rank
+	maxIn := 0
+	for l := range m.lora.Layers {
+		for t, lt := range m.lora.Layers[l] {
+			if lt == nil {
+				continue
+			}
+			la := &a.L[l].lora[t]
+			f(&la.xa, n*r)
+			if m.lora.Config.Dropout > 0 {
+				f(&la.xd, n*lt.In)
+			}
+			maxIn = max(maxIn, lt.In)
+		}
+	}
+	f(&a.dxa, n*r)
+	if m.lora.Config.Dropout > 0 {
+		f(&a.dxd, n*maxIn)
+	}
 }
 
 // SetTraining turns LoRA dropout on or off (off by default: Forward is
@@ -196,10 +250,7 @@ func (m *Model) Forward(ctx context.Context, b *Batch) (float32, error) {
 		m.linear(l, tGate, L.gate, L.fn, n, W.WGate, h, d)
 		m.linear(l, tUp, L.up, L.fn, n, W.WUp, h, d)
 		swigluForward(L.act, L.gate, L.up)
-		out := a.res
-		if l+1 < len(a.L) {
-			out = a.L[l+1].resIn
-		}
+		out := a.resid[l+1]
 		m.linear(l, tDown, out, L.act, n, W.WDown, d, h)
 		addInto(out, L.resMid)
 	}

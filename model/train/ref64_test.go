@@ -148,9 +148,11 @@ type ref64 struct {
 
 // loraRef64 is an adapter in float64: per (layer,target) A and B, or nil.
 type loraRef64 struct {
-	scale float64
-	rank  int
-	a, b  map[[2]int][]float64
+	scale   float64
+	rank    int
+	dropout float32 // with seed: the same masks as the float32 code
+	seed    uint64
+	a, b    map[[2]int][]float64
 }
 
 // forward returns the log-probabilities (N×V) and the final normed hidden
@@ -181,7 +183,16 @@ func (r *ref64) forward(bt *Batch, lo *loraRef64) (logp, hidden []float64) {
 		y := linear64(xin, w, n, in, o)
 		if lo != nil {
 			if a, ok := lo.a[[2]int{l, t}]; ok {
-				xa := linear64(xin, a, n, in, lo.rank)
+				xd := xin
+				if lo.dropout > 0 {
+					xd = make([]float64, len(xin))
+					for i, v := range xin {
+						if dropKeep(lo.seed, l, t, i, lo.dropout) {
+							xd[i] = v / (1 - float64(lo.dropout))
+						}
+					}
+				}
+				xa := linear64(xd, a, n, in, lo.rank)
 				d := linear64(xa, lo.b[[2]int{l, t}], n, lo.rank, o)
 				for i := range y {
 					y[i] += lo.scale * d[i]

@@ -205,7 +205,7 @@ func (m *Model) StepFLOPs(B, T, M int) float64 {
 	d, h := float64(c.Dim), float64(c.HiddenDim)
 	qd, kvd := float64(c.NHeads*c.HeadDim), float64(c.NKVHeads*c.HeadDim)
 	perTok := d*qd + 2*d*kvd + qd*d + 3*d*h // multiply-adds of the block's linears
-	passes := 2.0                          // backward input gradients
+	passes := 2.0                           // backward input gradients
 	if m.trainBase {
 		passes = 3 // plus weight gradients
 	}

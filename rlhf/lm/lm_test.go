@@ -186,3 +186,15 @@ func TestGreedyMatchesRunC(t *testing.T) {
 		}
 	}
 }
+
+func TestExp32(t *testing.T) {
+	for x := float32(-86); x < 88; x += 0.0371 {
+		want := math.Exp(float64(x))
+		if got := float64(exp32(x)); math.Abs(got-want) > 1e-6*want {
+			t.Fatalf("exp32(%v) = %v, want %v", x, got, want)
+		}
+	}
+	if exp32(-100) != 0 {
+		t.Error("exp32(-100) != 0")
+	}
+}

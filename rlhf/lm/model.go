@@ -309,7 +309,7 @@ func (m *Model) forward(tokens []int) (*fwd, error) {
 				}
 				var sum float32
 				for u := range row {
-					row[u] = float32(math.Exp(float64(row[u] - mx)))
+					row[u] = exp32(row[u] - mx)
 					sum += row[u]
 				}
 				out := lc.ao[t*D+h*hs : t*D+(h+1)*hs]
@@ -367,7 +367,7 @@ func logSoftmax(row []float32) {
 	}
 	var s float64
 	for _, v := range row {
-		s += math.Exp(float64(v - mx))
+		s += float64(exp32(v - mx))
 	}
 	lse := mx + float32(math.Log(s))
 	for i := range row {
@@ -442,30 +442,67 @@ func (m *Model) Dists(e Example) ([]float32, error) {
 // log-probability and dHidden (nil or Dim values) with respect to the last
 // token's final hidden state. It returns the log-probability.
 func (m *Model) Backward(e Example, coef float64, dHidden []float32, g *Grads) (float64, error) {
-	if err := e.check(); err != nil {
-		return 0, err
-	}
-	f, err := m.forward(e.Tokens)
+	ps, err := m.forwardPass(e, coef != 0)
 	if err != nil {
 		return 0, err
 	}
+	m.backwardPass(ps, coef, dHidden, g)
+	return ps.logp, nil
+}
+
+// pass is a forward pass kept for a backward: activations, the
+// completion's log-softmax rows and its log-probability.
+type pass struct {
+	e    Example
+	f    *fwd
+	lp   []float32
+	logp float64
+}
+
+func (m *Model) forwardPass(e Example, needLP bool) (*pass, error) {
+	if err := e.check(); err != nil {
+		return nil, err
+	}
+	f, err := m.forward(e.Tokens)
+	if err != nil {
+		return nil, err
+	}
+	ps := &pass{e: e, f: f}
+	if needLP {
+		ps.lp = m.completionLogProbs(f, e.Start)
+		nV := m.Cfg.Vocab
+		for r := 0; r < f.T-e.Start; r++ {
+			ps.logp += float64(ps.lp[r*nV+e.Tokens[e.Start+r]])
+		}
+	}
+	return ps, nil
+}
+
+// hidden returns the pass's last final hidden state.
+func (ps *pass) hidden(d int) []float32 {
+	return ps.f.xf[(ps.f.T-1)*d : ps.f.T*d]
+}
+
+// backwardPass backpropagates coef·∂logp and dHidden·∂h_last from a kept
+// forward pass into g. It consumes the pass.
+func (m *Model) backwardPass(ps *pass, coef float64, dHidden []float32, g *Grads) {
+	e, f := ps.e, ps.f
 	c := m.Cfg
 	T, D, H, KV, hs, nV := f.T, c.Dim, c.Hidden, c.KVDim(), c.HeadDim(), c.Vocab
 	p, gp := m.eff, g.full
 	dxf := make([]float32, T*D)
-	var logp float64
-	if n := T - e.Start; n > 0 && coef != 0 {
-		lp := m.completionLogProbs(f, e.Start)
+	if n := T - e.Start; n > 0 && coef != 0 && ps.lp != nil {
+		lp := ps.lp
 		// dL/dlogits = coef·(onehot − softmax)
 		for r := 0; r < n; r++ {
 			row := lp[r*nV : (r+1)*nV]
 			y := e.Tokens[e.Start+r]
-			logp += float64(row[y])
 			for i, v := range row {
-				row[i] = -float32(coef) * float32(math.Exp(float64(v)))
+				row[i] = -float32(coef) * exp32(v)
 			}
 			row[y] += float32(coef)
 		}
+		ps.lp = nil
 		var dCls []float32
 		if gp.Cls != nil {
 			dCls = gp.Cls
@@ -490,7 +527,7 @@ func (m *Model) Backward(e Example, coef float64, dHidden []float32, g *Grads) (
 		da, db := make([]float32, T*H), make([]float32, T*H)
 		for i := range dh {
 			a := lc.a[i]
-			s := 1 / (1 + float32(math.Exp(float64(-a))))
+			s := 1 / (1 + exp32(-a))
 			db[i] = dh[i] * a * s
 			da[i] = dh[i] * lc.b[i] * s * (1 + a*(1-s))
 		}
@@ -556,7 +593,6 @@ func (m *Model) Backward(e Example, coef float64, dHidden []float32, g *Grads) (
 			}
 		}
 	}
-	return logp, nil
 }
 
 // workers is how many sequences run at once.
@@ -659,4 +695,53 @@ func (m *Model) BackwardBatch(ctx context.Context, exs []Example, coefs []float6
 		g.add(gs[w])
 	}
 	return out, err
+}
+
+// BackwardFunc runs a batch forward keeping activations, asks fn for the
+// loss derivatives given every log-probability and last hidden state
+// (coefs[i] = ∂L/∂logp_i; dHidden nil or ∂L/∂h_i), and backpropagates
+// them into g: one forward and one backward per sequence, for losses that
+// couple sequences (DPO pairs, RLOO groups, KTO's batch).
+func (m *Model) BackwardFunc(ctx context.Context, exs []Example, needLP bool,
+	fn func(logps []float64, hidden [][]float32) (coefs []float64, dHidden [][]float32, err error), g *Grads) error {
+	passes := make([]*pass, len(exs))
+	err := parallel(ctx, len(exs), func(_, i int) error {
+		ps, err := m.forwardPass(exs[i], needLP)
+		passes[i] = ps
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	logps := make([]float64, len(exs))
+	hidden := make([][]float32, len(exs))
+	for i, ps := range passes {
+		logps[i], hidden[i] = ps.logp, ps.hidden(m.Cfg.Dim)
+	}
+	coefs, dh, err := fn(logps, hidden)
+	if err != nil {
+		return err
+	}
+	if len(coefs) != len(exs) || (dh != nil && len(dh) != len(exs)) {
+		return fmt.Errorf("lm: %d coefficients for %d sequences", len(coefs), len(exs))
+	}
+	nw := workers(len(exs))
+	gs := make([]*Grads, nw)
+	gs[0] = g
+	for w := 1; w < nw; w++ {
+		gs[w] = m.NewGrads()
+	}
+	err = parallel(ctx, len(exs), func(w, i int) error {
+		var d []float32
+		if dh != nil {
+			d = dh[i]
+		}
+		m.backwardPass(passes[i], coefs[i], d, gs[w])
+		passes[i] = nil
+		return nil
+	})
+	for w := 1; w < nw; w++ {
+		g.add(gs[w])
+	}
+	return err
 }

@@ -129,7 +129,7 @@ func (s *Session) Step(tok int) ([]float32, error) {
 			}
 			var sum float32
 			for u := 0; u <= pos; u++ {
-				att[u] = float32(math.Exp(float64(att[u] - mx)))
+				att[u] = exp32(att[u] - mx)
 				sum += att[u]
 			}
 			out := ao[h*hs : (h+1)*hs]
