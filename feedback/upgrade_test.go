@@ -185,6 +185,13 @@ func TestOpenPermissionsAndSettings(t *testing.T) {
 			t.Errorf("PRAGMA %s = %s, want %s", c.pragma, got, c.want)
 		}
 	}
+	// SQLite gives -wal and -shm the database file's mode.
+	makeFixture(t, s)
+	for _, p := range []string{path + "-wal", path + "-shm"} {
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want mode 0600", p, st, err)
+		}
+	}
 	// Reopening an up-to-date database runs no migration and changes nothing.
 	s.Close()
 	s2, err := Open(ctx, path)

@@ -55,6 +55,23 @@ type Optim struct {
 	// OnStep is called after every step with its metrics; an error stops
 	// training and is returned.
 	OnStep func(step, total int, m Metrics) error
+	// Resume restores trainable tensors and optimiser state saved by
+	// Checkpoint and continues at its step.
+	Resume *TrainState
+	// Checkpoint, when set, is called every CheckpointEvery steps and when
+	// the context ends training early.
+	Checkpoint      func(*TrainState) error
+	CheckpointEvery int
+}
+
+// TrainState is what a checkpoint holds: the step reached, the trainable
+// tensors, the optimiser's moments and the metrics so far.
+type TrainState struct {
+	Step     int
+	Tensors  map[string][]float32
+	M, V     map[string][]float32
+	AdamStep int
+	History  []Metrics
 }
 
 func (o Optim) withDefaults() Optim {
@@ -109,6 +126,57 @@ type stepper struct {
 func newStepper(m *lm.Model, o Optim, total int) *stepper {
 	opt := lm.NewAdamW(o.LR)
 	return &stepper{m: m, g: m.NewGrads(), opt: opt, total: total, o: o}
+}
+
+// restore loads a checkpoint into the model and the optimiser and
+// returns the step to continue from and the metrics so far.
+func (s *stepper) restore(ts *TrainState) (int, []Metrics, error) {
+	if ts == nil {
+		return s.o.StartStep, nil, nil
+	}
+	if err := s.m.SetParams(ts.Tensors); err != nil {
+		return 0, nil, fmt.Errorf("resume: %w", err)
+	}
+	s.opt.M, s.opt.V, s.opt.Step = ts.M, ts.V, ts.AdamStep
+	if s.opt.M == nil {
+		s.opt.M, s.opt.V = map[string][]float32{}, map[string][]float32{}
+	}
+	return ts.Step, ts.History, nil
+}
+
+// checkpoint saves the state after step steps when asked to (force: the
+// run is stopping early).
+func (s *stepper) checkpoint(step int, hist []Metrics, force bool) error {
+	if s.o.Checkpoint == nil || step == 0 {
+		return nil
+	}
+	if !force && (s.o.CheckpointEvery <= 0 || step%s.o.CheckpointEvery != 0) {
+		return nil
+	}
+	ts := &TrainState{Step: step, Tensors: map[string][]float32{}, M: s.opt.M, V: s.opt.V, AdamStep: s.opt.Step, History: hist}
+	for k, v := range s.m.Params() {
+		ts.Tensors[k] = append([]float32(nil), v...)
+	}
+	return s.o.Checkpoint(ts)
+}
+
+// stop is called when the context ends training: it checkpoints and
+// returns the context's error.
+func (s *stepper) stop(ctx context.Context, step int, hist []Metrics) error {
+	if err := s.checkpoint(step, hist, true); err != nil {
+		return fmt.Errorf("%w (and saving the checkpoint failed: %v)", ctx.Err(), err)
+	}
+	return ctx.Err()
+}
+
+// after runs the per-step hooks: progress and periodic checkpoints.
+func (s *stepper) after(step, total int, m Metrics, hist []Metrics) error {
+	if s.o.OnStep != nil {
+		if err := s.o.OnStep(step, total, m); err != nil {
+			return err
+		}
+	}
+	return s.checkpoint(step+1, hist, false)
 }
 
 // apply takes one optimiser step with the accumulated gradient.
@@ -170,13 +238,16 @@ func TrainKTO(ctx context.Context, policy, ref *lm.Model, data []Unpaired, cfg K
 	}
 	plan := batches(len(data), o.BatchSize, o.Epochs, o.Seed)
 	st := newStepper(policy, o, len(plan))
-	var hist []Metrics
+	first, hist, err := st.restore(o.Resume)
+	if err != nil {
+		return nil, err
+	}
 	for step, b := range plan {
-		if step < o.StartStep {
+		if step < first {
 			continue
 		}
-		if err := ctx.Err(); err != nil {
-			return hist, err
+		if ctx.Err() != nil {
+			return hist, st.stop(ctx, step, hist)
 		}
 		be := make([]lm.Example, len(b))
 		kl := make([]lm.Example, len(b))
@@ -201,10 +272,8 @@ func TrainKTO(ctx context.Context, policy, ref *lm.Model, data []Unpaired, cfg K
 		}
 		r.Metrics["grad_norm"] = st.apply(step, nil)
 		hist = append(hist, r.Metrics)
-		if o.OnStep != nil {
-			if err := o.OnStep(step, len(plan), r.Metrics); err != nil {
-				return hist, err
-			}
+		if err := st.after(step, len(plan), r.Metrics, hist); err != nil {
+			return hist, err
 		}
 	}
 	return hist, nil
@@ -232,13 +301,16 @@ func TrainDPO(ctx context.Context, policy, ref *lm.Model, pairs []Pair, cfg DPOC
 	}
 	plan := batches(len(pairs), o.BatchSize, o.Epochs, o.Seed)
 	st := newStepper(policy, o, len(plan))
-	var hist []Metrics
+	first, hist, err := st.restore(o.Resume)
+	if err != nil {
+		return nil, err
+	}
 	for step, b := range plan {
-		if step < o.StartStep {
+		if step < first {
 			continue
 		}
-		if err := ctx.Err(); err != nil {
-			return hist, err
+		if ctx.Err() != nil {
+			return hist, st.stop(ctx, step, hist)
 		}
 		var batch DPOBatch
 		bc, br := make([]lm.Example, len(b)), make([]lm.Example, len(b))
@@ -261,10 +333,8 @@ func TrainDPO(ctx context.Context, policy, ref *lm.Model, pairs []Pair, cfg DPOC
 		}
 		r.Metrics["grad_norm"] = st.apply(step, nil)
 		hist = append(hist, r.Metrics)
-		if o.OnStep != nil {
-			if err := o.OnStep(step, len(plan), r.Metrics); err != nil {
-				return hist, err
-			}
+		if err := st.after(step, len(plan), r.Metrics, hist); err != nil {
+			return hist, err
 		}
 	}
 	return hist, nil
@@ -323,8 +393,11 @@ func TrainRLOO(ctx context.Context, policy, ref *lm.Model, rm *RewardModel, prom
 		steps = 40
 	}
 	st := newStepper(policy, o, steps)
+	first, hist, err := st.restore(o.Resume)
+	if err != nil {
+		return nil, err
+	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x5100))
-	var hist []Metrics
 	for step := 0; step < steps; step++ {
 		ps := make([][]int, 0, ro.PromptsPerStep*ro.K)
 		for i := 0; i < ro.PromptsPerStep; i++ {
@@ -333,11 +406,11 @@ func TrainRLOO(ctx context.Context, policy, ref *lm.Model, rm *RewardModel, prom
 				ps = append(ps, p)
 			}
 		}
-		if step < o.StartStep {
+		if step < first {
 			continue
 		}
-		if err := ctx.Err(); err != nil {
-			return hist, err
+		if ctx.Err() != nil {
+			return hist, st.stop(ctx, step, hist)
 		}
 		comps, err := ro.Sampler.SampleMany(ctx, policy, ps, o.Seed^uint64(step+1)*0x9e3779b97f4a7c15)
 		if err != nil {
@@ -367,10 +440,8 @@ func TrainRLOO(ctx context.Context, policy, ref *lm.Model, rm *RewardModel, prom
 		}
 		r.Metrics["grad_norm"] = st.apply(step, nil)
 		hist = append(hist, r.Metrics)
-		if o.OnStep != nil {
-			if err := o.OnStep(step, steps, r.Metrics); err != nil {
-				return hist, err
-			}
+		if err := st.after(step, steps, r.Metrics, hist); err != nil {
+			return hist, err
 		}
 	}
 	return hist, nil

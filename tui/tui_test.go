@@ -20,7 +20,13 @@ import (
 	"github.com/hone-ai/hone/model/ggml"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+// updating reports whether -update was given: rewrite the golden files.
+// The flag is registered by charmbracelet/x/exp/golden (through teatest),
+// which this package's tests import, so `go test ./tui -update` works.
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
 
 // tinyEngine is a real (random-weight) model: the views only need its
 // name and context window.
@@ -159,7 +165,7 @@ func screen(v tea.View) string {
 func golden(t *testing.T, name, got string) {
 	t.Helper()
 	p := filepath.Join("testdata", name+".golden")
-	if *update {
+	if updating() {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
 		}

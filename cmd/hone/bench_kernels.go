@@ -19,10 +19,12 @@ import (
 // sgemm against gonum's blas32.Gemm, sgemv against gonum's Gemv and a
 // memory copy, quantized matvecs against the F32 one.
 func benchKernels(ctx context.Context, e *env, opts benchOptions, report func(benchResult)) error {
-	minTime, rounds := 300*time.Millisecond, 3
+	// Many short alternating rounds, best of each side: robust against a
+	// machine shared with other work.
+	minTime, rounds := 100*time.Millisecond, 6
 	sizes := []int{256, 512, 1024}
 	if opts.quick {
-		minTime, rounds = 60*time.Millisecond, 2
+		minTime, rounds = 40*time.Millisecond, 4
 		sizes = []int{256, 512}
 	}
 	rng := rand.New(rand.NewPCG(1, 2))

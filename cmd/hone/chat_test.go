@@ -182,3 +182,36 @@ func TestChatErrors(t *testing.T) {
 		})
 	}
 }
+
+// The chat runs on the active policy when no -m is given, and -m takes a
+// registered NAME@VERSION.
+func TestChatUsesPolicyRegistry(t *testing.T) {
+	home := t.TempDir()
+	ctx := context.Background()
+	st, err := feedback.Open(ctx, filepath.Join(home, "hone.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := st.CreatePolicy(ctx, feedback.Policy{Name: "stories", Path: fixtures.Path(t, "stories260k", "stories260K.bin")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Promote(ctx, p.Version); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	common := []string{"--tokenizer", fixtures.Path(t, "stories260k", "tok512.bin"), "--template", "plain", "--max-tokens", "8"}
+	for _, m := range [][]string{nil, {"-m", "stories"}, {"-m", "stories@1"}} {
+		_, errs, code := chatRun(t, home, "", append(append([]string{"-p", "Hi"}, m...), common...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", m, code, errs)
+		}
+	}
+	convs := storedConversations(t, home)
+	if len(convs) != 3 || convs[0].Messages[1].PolicyVersion != p.Version || convs[0].Messages[1].Model != "stories" {
+		t.Fatalf("replies not attributed to policy v%d: %+v", p.Version, convs[0].Messages[1])
+	}
+	if _, errs, code := chatRun(t, home, "", append([]string{"-p", "Hi", "-m", "stories@9"}, common...)...); code != exitError || !strings.Contains(errs, "stories@9") {
+		t.Fatalf("unknown version: exit %d %q", code, errs)
+	}
+}

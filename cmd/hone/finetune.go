@@ -266,6 +266,12 @@ func runFinetune(ctx context.Context, e *env, args []string) error {
 				return err
 			}
 			fmt.Fprintf(e.stderr, "resumed from %s at step %d\n", *ckpt, tr.Step)
+			if tr.Cfg.Steps != *steps {
+				// The schedule follows the new total; the curve differs from an
+				// uninterrupted run of either length.
+				fmt.Fprintf(e.stderr, "note: the checkpoint planned %d steps; continuing to %d\n", tr.Cfg.Steps, *steps)
+				tr.Cfg.Steps = *steps
+			}
 		}
 	}
 	mode := "full"

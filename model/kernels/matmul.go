@@ -102,6 +102,13 @@ func matMulInt8(out []float32, w *Matrix, rb int, x []float32, n int) {
 		dotq = dotQ6K
 	}
 	chunk := rowChunk(rows, rows*cols*n/4, 1<<15, 16)
+	if n == 1 && w.Type == ggml.Q8_0 {
+		a := acts[0]
+		parallelRange(rows, chunk, func(lo, hi int) {
+			dotQ8Rows(out[lo:hi], w.Data[lo*rb:], rb, a.q, a.d)
+		})
+		return
+	}
 	parallelRange(rows, chunk, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			wr := w.Data[r*rb : (r+1)*rb]

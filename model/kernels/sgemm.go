@@ -211,10 +211,7 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, j0, kb, nb int) {
 		for p := 0; p < kb; p++ {
 			off := (p0+p)*ldb + j0
 			src := b[off : off+nb]
-			for jr := 0; jr < full; jr += sgNR {
-				o := jr*kb + p*sgNR
-				copy(dst[o:o+sgNR:o+sgNR], src[jr:jr+sgNR])
-			}
+			scatter16(dst[p*sgNR:], kb*sgNR, src, full/sgNR)
 			if full < nb {
 				o := full*kb + p*sgNR
 				d := dst[o : o+sgNR]

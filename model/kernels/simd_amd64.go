@@ -25,7 +25,7 @@ func gemv4AVX(out *float32, w *float32, ldw int, x *float32, n int)
 func sgemmKernAVX(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
-func dotQ8AVX(w *byte, xq *int8, xd *float32, nb int) float32
+func dotQ8RowsAVX(out *float32, w *byte, rb, rows int, xq *int8, xd *float32, nb int)
 
 //go:noescape
 func dotQ4AVX(w *byte, xq *int8, xd *float32, bs *int32, nb int) float32
@@ -111,16 +111,31 @@ func sgemmKern(k int, ap, bp, c []float32, ldc int, alpha, beta float32) {
 }
 
 func dotQ8(w []byte, xq []int8, xd []float32) float32 {
-	nb := len(xd)
-	if nb == 0 {
-		return 0
+	var out [1]float32
+	dotQ8Rows(out[:], w, len(w), xq, xd)
+	return out[0]
+}
+
+// dotQ8Rows sets out[r] to the dot product of Q8_0 row r of w (rows rb
+// bytes apart) with the quantized activations.
+func dotQ8Rows(out []float32, w []byte, rb int, xq []int8, xd []float32) {
+	nb, rows := len(xd), len(out)
+	if rows == 0 {
+		return
 	}
-	_ = w[nb*34-1]
+	if nb == 0 {
+		clear(out)
+		return
+	}
+	_ = w[(rows-1)*rb+nb*34-1]
 	_ = xq[nb*32-1]
 	if !hasAVX2 {
-		return dotQ8Go(w, xq, xd)
+		for r := range out {
+			out[r] = dotQ8Go(w[r*rb:], xq, xd)
+		}
+		return
 	}
-	return dotQ8AVX(&w[0], &xq[0], &xd[0], nb)
+	dotQ8RowsAVX(&out[0], &w[0], rb, rows, &xq[0], &xd[0], nb)
 }
 
 func dotQ4(w []byte, a actQ8) float32 {
@@ -323,4 +338,23 @@ func scatter6(dst []float32, stride int, src []float32, n int) {
 	_ = dst[(n-1)*stride+7]
 	_ = src[6*n+1]
 	scatter6AVX(&dst[0], stride, &src[0], n)
+}
+
+//go:noescape
+func scatter16AVX(dst *float32, stride int, src *float32, n int)
+
+// scatter16 copies runs src[16c:16c+16] to dst[c*stride:] for c < n.
+func scatter16(dst []float32, stride int, src []float32, n int) {
+	if n == 0 {
+		return
+	}
+	if !hasAVX2 {
+		for c := 0; c < n; c++ {
+			copy(dst[c*stride:c*stride+16], src[16*c:16*c+16])
+		}
+		return
+	}
+	_ = dst[(n-1)*stride+15]
+	_ = src[16*n-1]
+	scatter16AVX(&dst[0], stride, &src[0], n)
 }

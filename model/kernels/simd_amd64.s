@@ -322,18 +322,27 @@ kstore0:
 	VPADDD     Y11, Y10, Y10 \
 	VCVTDQ2PS  Y10, Y10
 
-// func dotQ8AVX(w *byte, xq *int8, xd *float32, nb int) float32
-// Q8_0 weight blocks (f16 scale + 32 int8) against int8 activation blocks
-// with float32 scales. Eight blocks per iteration: their integer sums are
-// reduced into one vector and scaled by one vector of d_w·d_x.
-TEXT ·dotQ8AVX(SB), NOSPLIT, $0-36
-	MOVQ     w+0(FP), SI
-	MOVQ     xq+8(FP), DI
-	MOVQ     xd+16(FP), DX
-	MOVQ     nb+24(FP), CX
-	VXORPS   Y0, Y0, Y0
+// func dotQ8RowsAVX(out *float32, w *byte, rb, rows int, xq *int8, xd *float32, nb int)
+// out[r] = Σ over nb Q8_0 blocks of row r (rows rb bytes apart, f16 scale
+// + 32 int8 each) times int8 activation blocks with float32 scales. Eight
+// blocks per iteration: their integer sums are reduced into one vector and
+// scaled by one vector of d_w·d_x.
+TEXT ·dotQ8RowsAVX(SB), NOSPLIT, $0-56
+	MOVQ     out+0(FP), R8
+	MOVQ     w+8(FP), R9
+	MOVQ     rb+16(FP), R11
+	MOVQ     rows+24(FP), R10
 	VPCMPEQW Y15, Y15, Y15
 	VPSRLW   $15, Y15, Y15
+
+q8row:
+	TESTQ  R10, R10
+	JE     q8end
+	MOVQ   R9, SI
+	MOVQ   xq+32(FP), DI
+	MOVQ   xd+40(FP), DX
+	MOVQ   nb+48(FP), CX
+	VXORPS Y0, Y0, Y0
 
 q8loop8:
 	CMPQ        CX, $8
@@ -390,8 +399,14 @@ q8loop1:
 
 q8done:
 	HSUM0
+	VMOVSS X0, 0(R8)
+	ADDQ   $4, R8
+	ADDQ   R11, R9
+	DECQ   R10
+	JMP    q8row
+
+q8end:
 	VZEROUPPER
-	MOVSS  X0, ret+32(FP)
 	RET
 
 // Broadcast constants of the exponential (Cephes expf), 32 bytes each.
@@ -1269,5 +1284,30 @@ sc6loop:
 	JMP     sc6loop
 
 sc6done:
+	VZEROUPPER
+	RET
+
+// func scatter16AVX(dst *float32, stride int, src *float32, n int)
+// Copies n runs of 16 floats, src[16c:16c+16] to dst[c*stride:].
+TEXT ·scatter16AVX(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ stride+8(FP), BX
+	SHLQ $2, BX
+	MOVQ src+16(FP), SI
+	MOVQ n+24(FP), CX
+
+sc16loop:
+	TESTQ   CX, CX
+	JE      sc16done
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    $64, SI
+	ADDQ    BX, DI
+	DECQ    CX
+	JMP     sc16loop
+
+sc16done:
 	VZEROUPPER
 	RET

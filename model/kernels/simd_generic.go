@@ -40,3 +40,15 @@ func scatter6(dst []float32, stride int, src []float32, n int) {
 		copy(dst[c*stride:c*stride+6], src[6*c:6*c+6])
 	}
 }
+
+func scatter16(dst []float32, stride int, src []float32, n int) {
+	for c := 0; c < n; c++ {
+		copy(dst[c*stride:c*stride+16], src[16*c:16*c+16])
+	}
+}
+
+func dotQ8Rows(out []float32, w []byte, rb int, xq []int8, xd []float32) {
+	for r := range out {
+		out[r] = dotQ8Go(w[r*rb:], xq, xd)
+	}
+}

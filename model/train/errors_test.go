@@ -46,7 +46,10 @@ func TestBadInputsAreErrors(t *testing.T) {
 		}, "nothing to train"},
 		{"bad rank", func() error { _, err := NewLoRA(cfg, LoRAConfig{Rank: 0}); return err }, "rank"},
 		{"bad target", func() error { _, err := NewLoRA(cfg, LoRAConfig{Rank: 2, Targets: []string{"qq"}}); return err }, "qq"},
-		{"config", func() error { _, err := New(model.Config{Dim: 10, HiddenDim: 4, NLayers: 1, NHeads: 3, VocabSize: 5}, true); return err }, "head dim"},
+		{"config", func() error {
+			_, err := New(model.Config{Dim: 10, HiddenDim: 4, NLayers: 1, NHeads: 3, VocabSize: 5}, true)
+			return err
+		}, "head dim"},
 		{"garbage checkpoint", func() error { return NewTrainer(m, TrainerConfig{}).LoadCheckpoint(garbage) }, "header"},
 		{"missing checkpoint", func() error { return NewTrainer(m, TrainerConfig{}).LoadCheckpoint(filepath.Join(dir, "none")) }, "no such file"},
 		{"adapter of another shape", func() error { _, err := LoadLoRA(adapter, cfg); return err }, "dims"},

@@ -184,20 +184,19 @@ func TestOpGradients(t *testing.T) {
 			},
 			f32: func(in [][]float32) []float32 {
 				y := make([]float32, n)
-				logSoftmaxRows(make([]float32, n), y, in[0], targets, n, V)
+				softmaxRows(make([]float32, n), y, append([]float32(nil), in[0]...), targets, n, V)
 				return y
 			},
 			b32: func(in [][]float32, dy []float32) [][]float32 {
-				lse := make([]float32, n)
-				logSoftmaxRows(lse, make([]float32, n), in[0], targets, n, V)
 				g := append([]float32(nil), in[0]...)
+				softmaxRows(make([]float32, n), make([]float32, n), g, targets, n, V)
 				w := append([]float32(nil), dy...)
 				for i, t := range targets {
 					if t < 0 {
 						w[i] = 0
 					}
 				}
-				logSoftmaxBackward(g, lse, w, targets, nil, nil, nil, n, V)
+				softmaxBackward(g, w, targets, nil, nil, n, V)
 				return [][]float32{g}
 			},
 		},
@@ -215,29 +214,26 @@ func TestOpGradients(t *testing.T) {
 				return y
 			},
 			f32: func(in [][]float32) []float32 {
-				// Through the model-level code path: TokenKL.
-				lse, rlse := make([]float32, n), make([]float32, n)
-				logSoftmaxRows(lse, make([]float32, n), in[0], targets, n, V)
-				logSoftmaxRows(rlse, make([]float32, n), refLogits, targets, n, V)
+				p, q := append([]float32(nil), in[0]...), append([]float32(nil), refLogits...)
+				softmaxRows(make([]float32, n), make([]float32, n), p, targets, n, V)
+				softmaxRows(make([]float32, n), make([]float32, n), q, targets, n, V)
 				y := make([]float32, n)
 				for i := 0; i < n; i++ {
 					var kl float64
 					for j := 0; j < V; j++ {
-						lp := float64(in[0][i*V+j] - lse[i])
-						kl += math.Exp(lp) * (lp - float64(refLogits[i*V+j]-rlse[i]))
+						kl += float64(p[i*V+j]) * float64(safeLog(p[i*V+j])-safeLog(q[i*V+j]))
 					}
 					y[i] = float32(kl)
 				}
 				return y
 			},
 			b32: func(in [][]float32, dy []float32) [][]float32 {
-				lse, rlse := make([]float32, n), make([]float32, n)
-				logSoftmaxRows(lse, make([]float32, n), in[0], targets, n, V)
-				logSoftmaxRows(rlse, make([]float32, n), refLogits, targets, n, V)
-				g := append([]float32(nil), in[0]...)
+				p, q := append([]float32(nil), in[0]...), append([]float32(nil), refLogits...)
+				softmaxRows(make([]float32, n), make([]float32, n), p, targets, n, V)
+				softmaxRows(make([]float32, n), make([]float32, n), q, targets, n, V)
 				none := []int{-1, -1, -1, -1, -1, -1}
-				logSoftmaxBackward(g, lse, make([]float32, n), none, dy, refLogits, rlse, n, V)
-				return [][]float32{g}
+				softmaxBackward(p, make([]float32, n), none, dy, q, n, V)
+				return [][]float32{p}
 			},
 		},
 	}

@@ -28,7 +28,8 @@ type Model struct {
 	training bool   // dropout active
 	seed     uint64 // dropout seed (see SetDropoutSeed)
 
-	a     *acts
+	a          *acts
+	keepLogits bool // Forward keeps raw logits (for Logits)
 	batch *Batch // batch of the last Forward
 	fwdOK bool   // activations valid for Backward
 }
@@ -106,7 +107,8 @@ type acts struct {
 	xInv  []float32
 	sel   []int     // positions with a target
 	xsel  []float32 // len(sel)×D gathered hidden states
-	logit []float32 // len(sel)×V logits (gradients after Backward)
+	logit []float32 // len(sel)×V probabilities (logit gradients after Backward)
+	raw   []float32 // the logits themselves, kept only for Logits
 	lse   []float32 // len(sel)
 	logp  []float32 // N target log-probabilities (0 where no target)
 
@@ -279,8 +281,11 @@ func (m *Model) Forward(ctx context.Context, b *Batch) (float32, error) {
 			return 0, err
 		}
 		linearForward(a.logit, a.xsel, m.P.Output, M, d, V, false)
+		if m.keepLogits {
+			a.raw = append(a.raw[:0], a.logit...)
+		}
 		lp := make([]float32, M)
-		logSoftmaxRows(a.lse, lp, a.logit, selTargets, M, V)
+		softmaxRows(a.lse, lp, a.logit, selTargets, M, V)
 		for r, i := range a.sel {
 			a.logp[i] = lp[r]
 			loss -= float64(lp[r])
@@ -355,7 +360,7 @@ func (m *Model) Backward(ctx context.Context, c Cotangent) error {
 	if c.Hidden != nil && len(c.Hidden) != b.B*d {
 		return fmt.Errorf("train: backward: hidden gradient of %d values, want %d", len(c.Hidden), b.B*d)
 	}
-	var klCoef, refLogit, refLse []float32
+	var klCoef, refProbs []float32
 	if c.SeqKL != nil {
 		if len(c.SeqKL) != b.B {
 			return fmt.Errorf("train: backward: %d KL coefficients for %d sequences", len(c.SeqKL), b.B)
@@ -367,7 +372,7 @@ func (m *Model) Backward(ctx context.Context, c Cotangent) error {
 		for r, i := range a.sel {
 			klCoef[r] = c.SeqKL[i/b.T]
 		}
-		refLogit, refLse = c.Ref.a.logit, c.Ref.a.lse
+		refProbs = c.Ref.a.logit
 	}
 
 	// Head: logits → final hidden states.
@@ -385,7 +390,7 @@ func (m *Model) Backward(ctx context.Context, c Cotangent) error {
 			}
 			g[r], selT[r] = v, b.Targets[i]
 		}
-		logSoftmaxBackward(a.logit, a.lse, g, selT, klCoef, refLogit, refLse, M, V)
+		softmaxBackward(a.logit, g, selT, klCoef, refProbs, M, V)
 		dlog := a.logit[:M*V]
 		if m.trainBase {
 			linearBackwardWeight(m.G.Output, dlog, a.xsel, M, d, V)

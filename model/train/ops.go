@@ -187,22 +187,7 @@ func attentionForward(out, att, q, k, v []float32, s attnShape) {
 			kernels.Sgemm(false, true, T, T, s.hd, scale, q[qo:], qd, k[ko:], kvd, 0, a, T)
 			for t := 0; t < T; t++ {
 				row := a[t*T : (t+1)*T]
-				mx := row[0]
-				for _, x := range row[1 : t+1] {
-					if x > mx {
-						mx = x
-					}
-				}
-				var sum float32
-				for j := 0; j <= t; j++ {
-					e := expf(row[j] - mx)
-					row[j] = e
-					sum += e
-				}
-				is := 1 / sum
-				for j := 0; j <= t; j++ {
-					row[j] *= is
-				}
+				kernels.Softmax(row[:t+1])
 				clear(row[t+1:])
 			}
 			kernels.Sgemm(false, false, T, s.hd, T, 1, a, T, v[ko:], kvd, 0, out[qo:], qd)
@@ -247,13 +232,10 @@ func attentionBackward(dq, dk, dv, dout, att, q, k, v []float32, s attnShape) {
 
 // ---- SwiGLU ----
 
-// swigluForward writes out = silu(gate)·up.
+// swigluForward writes out = silu(gate)·up (kernels.SwiGLU, vectorised).
 func swigluForward(out, gate, up []float32) {
 	parallelFor(len(out), 4096, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			g := gate[i]
-			out[i] = g / (1 + expf(-g)) * up[i]
-		}
+		kernels.SwiGLU(out[lo:hi], gate[lo:hi], up[lo:hi])
 	})
 }
 
@@ -299,27 +281,32 @@ func beta(accumulate bool) float32 {
 
 // ---- cross-entropy / log-softmax ----
 
-// logSoftmaxRows computes, for each row of logits (n×v), the log of the
-// normaliser lse[r] = log Σ exp(logits) and, when targets[r] ≥ 0, the
-// target's log-probability logp[r] = logits[target] − lse.
-func logSoftmaxRows(lse, logp, logits []float32, targets []int, n, v int) {
+// softmaxRows turns each row of logits (n×v) into probabilities in place
+// (kernels.Softmax, vectorised) and records lse[r] = log Σ exp(logits) and,
+// where targets[r] ≥ 0, the target's log-probability logp[r] =
+// logit[target] − lse, computed from the logits so it never underflows.
+func softmaxRows(lse, logp, buf []float32, targets []int, n, v int) {
 	parallelFor(n, 4, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			row := logits[r*v : (r+1)*v]
-			mx := row[0]
-			for _, x := range row[1:] {
-				if x > mx {
-					mx = x
+			row := buf[r*v : (r+1)*v]
+			am := 0
+			for i, x := range row {
+				if x > row[am] {
+					am = i
 				}
 			}
-			var sum float32
-			for _, x := range row {
-				sum += expf(x - mx)
+			mx := row[am]
+			var xt float32
+			t := targets[r]
+			if t >= 0 {
+				xt = row[t]
 			}
-			l := mx + float32(math.Log(float64(sum)))
+			kernels.Softmax(row)
+			// p[argmax] = 1/Σexp(x−mx), so lse = mx − log p[argmax].
+			l := mx - float32(math.Log(float64(row[am])))
 			lse[r] = l
-			if t := targets[r]; t >= 0 {
-				logp[r] = row[t] - l
+			if t >= 0 {
+				logp[r] = xt - l
 			} else {
 				logp[r] = 0
 			}
@@ -327,36 +314,39 @@ func logSoftmaxRows(lse, logp, logits []float32, targets []int, n, v int) {
 	})
 }
 
-// logSoftmaxBackward turns logits into their gradient in place, given
-// g[r] = ∂objective/∂logp[r] for the target: ∂/∂logit_i = g·(1[i=t] − p_i).
-// klCoef, refLogits and refLse (nil when unused) add the gradient of
-// klCoef[r]·KL(p‖q), q being the reference's softmax of the same row:
-// p_i·(log p_i − log q_i − KL).
-func logSoftmaxBackward(logits, lse []float32, g []float32, targets []int, klCoef, refLogits, refLse []float32, n, v int) {
+// safeLog is log p for a probability that may have underflowed to 0.
+func safeLog(p float32) float32 {
+	return float32(math.Log(float64(max(p, 1e-37))))
+}
+
+// softmaxBackward turns probabilities into logit gradients in place,
+// given g[r] = ∂objective/∂logp[r] of the target:
+// ∂/∂logit_i = g·(1[i=t] − p_i). klCoef and refProbs (nil when unused) add
+// the gradient of klCoef[r]·KL(p‖q), q being the reference's probabilities
+// of the same row: p_i·(log p_i − log q_i − KL).
+func softmaxBackward(buf []float32, g []float32, targets []int, klCoef, refProbs []float32, n, v int) {
 	parallelFor(n, 4, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			row := logits[r*v : (r+1)*v]
-			l, gr := lse[r], g[r]
+			row := buf[r*v : (r+1)*v]
+			gr := g[r]
 			var kc float32
-			var ref []float32
-			var rl float32
-			if klCoef != nil && refLogits != nil {
-				kc, ref, rl = klCoef[r], refLogits[r*v:(r+1)*v], refLse[r]
+			if klCoef != nil && refProbs != nil {
+				kc = klCoef[r]
 			}
 			if kc != 0 {
+				ref := refProbs[r*v : (r+1)*v]
 				var kl float64
-				for i, x := range row {
-					lp := x - l
-					kl += math.Exp(float64(lp)) * float64(lp-(ref[i]-rl))
+				for i, p := range row {
+					if p > 0 {
+						kl += float64(p) * float64(safeLog(p)-safeLog(ref[i]))
+					}
 				}
-				for i, x := range row {
-					lp := x - l
-					p := expf(lp)
-					row[i] = -gr*p + kc*p*(lp-(ref[i]-rl)-float32(kl))
+				for i, p := range row {
+					row[i] = -gr*p + kc*p*(safeLog(p)-safeLog(ref[i])-float32(kl))
 				}
 			} else {
-				for i, x := range row {
-					row[i] = -gr * expf(x-l)
+				for i, p := range row {
+					row[i] = -gr * p
 				}
 			}
 			if t := targets[r]; t >= 0 {

@@ -69,14 +69,17 @@ func (o *AdamW) Step(ps ParamSet, lr float32) error {
 		}
 		p, g := ps.Params[s.Off:s.Off+s.Len], ps.Grads[s.Off:s.Off+s.Len]
 		mm, vv := o.M[s.Off:s.Off+s.Len], o.V[s.Off:s.Off+s.Len]
+		// m̂/(√v̂+ε) = (m/c1)/(√v/√c2 + ε) = k·m/(√v + ε√c2), k = √c2/c1.
+		sc2 := float32(math.Sqrt(float64(c2)))
+		k, eps, decay := lr*sc2/c1, o.Eps*sc2, 1-lr*wd
 		parallelFor(len(p), 16384, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
+			p, g, mm, vv := p[lo:hi], g[lo:hi], mm[lo:hi], vv[lo:hi]
+			for i := range p {
 				gi := g[i]
 				mi := b1*mm[i] + (1-b1)*gi
 				vi := b2*vv[i] + (1-b2)*gi*gi
 				mm[i], vv[i] = mi, vi
-				mh, vh := mi/c1, vi/c2
-				p[i] -= lr * (mh/(float32(math.Sqrt(float64(vh)))+o.Eps) + wd*p[i])
+				p[i] = p[i]*decay - k*mi/(float32(math.Sqrt(float64(vi)))+eps)
 			}
 		})
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 )
 
 // Sequence is a prompt and the completion scored given it.
@@ -170,11 +169,11 @@ func (m *Model) TokenKL(ref *Model) ([]float32, error) {
 	parallelFor(len(a.sel), 4, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row, rrow := a.logit[r*V:(r+1)*V], ra.logit[r*V:(r+1)*V]
-			l, rl := a.lse[r], ra.lse[r]
 			var kl float64
-			for i, x := range row {
-				lp := float64(x - l)
-				kl += math.Exp(lp) * (lp - float64(rrow[i]-rl))
+			for i, p := range row {
+				if p > 0 {
+					kl += float64(p) * float64(safeLog(p)-safeLog(rrow[i]))
+				}
 			}
 			out[a.sel[r]] = float32(kl)
 		}

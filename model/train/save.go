@@ -23,13 +23,16 @@ func (m *Model) Logits(ctx context.Context, tokens []int) ([][]float32, error) {
 		return nil, errors.New("train: logits: no tokens")
 	}
 	b := &Batch{B: 1, T: len(tokens), Tokens: tokens, Targets: make([]int, len(tokens))}
-	if _, err := m.Forward(ctx, b); err != nil {
+	m.keepLogits = true
+	_, err := m.Forward(ctx, b)
+	m.keepLogits = false
+	if err != nil {
 		return nil, err
 	}
 	V := m.Config.VocabSize
 	out := make([][]float32, len(tokens))
 	for i := range out {
-		out[i] = append([]float32(nil), m.a.logit[i*V:(i+1)*V]...)
+		out[i] = append([]float32(nil), m.a.raw[i*V:(i+1)*V]...)
 	}
 	return out, nil
 }

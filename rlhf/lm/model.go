@@ -745,3 +745,46 @@ func (m *Model) BackwardFunc(ctx context.Context, exs []Example, needLP bool,
 	}
 	return err
 }
+
+// Params returns the trainable tensors (the adapters, or every weight of
+// a model without adapters) by name, sharing memory: writing into them
+// and calling Merge changes the model.
+func (m *Model) Params() map[string][]float32 {
+	out := map[string][]float32{}
+	if m.lora == nil {
+		for _, t := range m.Trainable(m.NewGrads()) {
+			out[t.Name] = t.W
+		}
+		return out
+	}
+	for i := range m.lora {
+		for l, a := range m.lora[i] {
+			if a == nil {
+				continue
+			}
+			name := fmt.Sprintf("blk.%d.%s.weight", i, LinearNames[l])
+			out[name+".lora_a"], out[name+".lora_b"] = a.A, a.B
+		}
+	}
+	return out
+}
+
+// SetParams copies saved trainable tensors into the model (names and
+// sizes must match Params) and re-merges.
+func (m *Model) SetParams(ps map[string][]float32) error {
+	own := m.Params()
+	if len(ps) != len(own) {
+		return fmt.Errorf("lm: %d saved tensors, model has %d", len(ps), len(own))
+	}
+	for name, w := range own {
+		src, ok := ps[name]
+		if !ok || len(src) != len(w) {
+			return fmt.Errorf("lm: saved tensor %s missing or of another size", name)
+		}
+	}
+	for name, w := range own {
+		copy(w, ps[name])
+	}
+	m.Merge()
+	return nil
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hone-ai/hone/rlhf"
+	"golang.org/x/term"
+)
+
+// runLab is `hone lab`: the closed loop with a simulated annotator.
+func runLab(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	modelPath := fs.String("m", "", "model file (.gguf or llama2.c .bin)")
+	tokPath := fs.String("tokenizer", "", "tokenizer.bin for llama2.c checkpoints")
+	annotator := fs.String("annotator", "", "annotator command (JSON lines, see design.md)")
+	promptsFile := fs.String("prompts", "", "prompts, one per line (default: a built-in set)")
+	algo := fs.String("algo", "kto", "kto, dpo or rloo")
+	ratings := fs.Int("ratings", 500, "annotations spent on training data")
+	rounds := fs.Int("rounds", 1, "collect/train/evaluate rounds")
+	seed := fs.Uint64("seed", 1, "random seed")
+	asJSON := fs.Bool("json", false, "one JSON object per round, then a final one")
+	out := fs.String("out", "", "directory for charts (default HOME/lab/<time>)")
+	maxTokens := fs.Int("max-tokens", 48, "reply length limit in tokens")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--json] [--seed S]")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError("lab: unexpected argument %q", pos[0])
+	}
+	if *modelPath == "" {
+		return usageError("lab: -m MODEL is required")
+	}
+	if *annotator == "" {
+		return usageError("lab: --annotator CMD is required")
+	}
+	switch *algo {
+	case "kto", "dpo", "rloo":
+	default:
+		return usageError("lab: --algo %q: want kto, dpo or rloo", *algo)
+	}
+	if *ratings < 4 {
+		return usageError("lab: --ratings %d: need at least 4", *ratings)
+	}
+	if *rounds < 1 || *rounds > *ratings/2 {
+		return usageError("lab: --rounds %d: need 1..ratings/2", *rounds)
+	}
+	cfg := rlhf.DefaultLabConfig(*algo)
+	cfg.Ratings, cfg.Rounds, cfg.Seed = *ratings, *rounds, *seed
+	cfg.Sampler.MaxTokens = *maxTokens
+	if *promptsFile != "" {
+		ps, err := readPrompts(*promptsFile)
+		if err != nil {
+			return err
+		}
+		cfg.Prompts = ps
+	}
+	ld, err := rlhf.LoadModel(*modelPath, *tokPath)
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	defer ld.Engine.Close()
+	cfg.BOS = ld.BOS()
+	cfg.Sampler.Stop = ld.Stops()
+	ann, err := rlhf.StartAnnotator(*annotator, 0)
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	defer ann.Close()
+	enc := json.NewEncoder(e.stdout)
+	term := !*asJSON && stderrIsTTY(e)
+	cfg.OnRound = func(r rlhf.LabRound) {
+		if *asJSON {
+			_ = enc.Encode(r)
+			return
+		}
+		if term {
+			fmt.Fprint(e.stderr, "\r\033[K")
+		}
+		fmt.Fprintf(e.stdout, "round %d: %d ratings (%d 👍 %d 👎, %d pairs)  approval %.1f%% → %.1f%%  KL %.2f nats  LM loss %+.1f%%\n",
+			r.Round, r.Ratings, r.Up, r.Down, r.Pairs, 100*r.ApprovalBase, 100*r.ApprovalTuned, r.KL, 100*r.LMLossDrift)
+	}
+	if term {
+		cfg.OnStep = func(phase string, step, total int, m rlhf.Metrics) {
+			fmt.Fprintf(e.stderr, "\r\033[K%-7s %s %d/%d  loss %.4f", phase, bar(step+1, total, 24), step+1, total, m["loss"])
+		}
+	}
+	res, err := rlhf.RunLab(ctx, ld.LM, ld.Tok(), ann, cfg)
+	if term {
+		fmt.Fprint(e.stderr, "\r\033[K")
+	}
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join(e.home, "lab", time.Now().UTC().Format("20060102-150405")+"-"+*algo)
+	}
+	charts, cerr := rlhf.WriteCharts(dir, res.History)
+	if *asJSON {
+		final := struct {
+			Final bool `json:"final"`
+			*rlhf.LabResult
+			Charts []string `json:"charts,omitempty"`
+		}{true, res, charts}
+		if err := enc.Encode(final); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(e.stdout, "\n%s with %d ratings: approval %.1f%% → %.1f%% on %d held-out replies; KL %.2f nats; LM loss %+.1f%%; %.0fs\n",
+			strings.ToUpper(res.Algo), res.Ratings, 100*res.ApprovalBase, 100*res.ApprovalTuned, res.EvalReplies, res.KL, 100*res.LMLossDrift, res.Seconds)
+		if rm := res.RewardModel; rm != nil {
+			fmt.Fprintf(e.stdout, "reward model: held-out pairwise accuracy %.1f%% (%d pairs), AUC %.3f, ECE %.3f\n", 100*rm.PairAccuracy, rm.Pairs, rm.AUC, rm.ECE)
+		}
+		fmt.Fprintln(e.stdout, rlhf.SparkSummary(res.History))
+		if len(charts) > 0 {
+			fmt.Fprintf(e.stdout, "charts: %s\n", strings.Join(charts, ", "))
+		}
+	}
+	if cerr != nil {
+		fmt.Fprintf(e.stderr, "hone: lab: charts: %v\n", cerr)
+	}
+	return nil
+}
+
+// readPrompts reads one prompt per non-empty line.
+func readPrompts(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("lab: --prompts: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if s := strings.TrimSpace(sc.Text()); s != "" {
+			out = append(out, s)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("lab: --prompts %s: %w", path, err)
+	}
+	if len(out) < 2 {
+		return nil, fmt.Errorf("lab: --prompts %s: %d prompts, need at least 2", path, len(out))
+	}
+	return out, nil
+}
+
+// bar draws a progress bar of width cells.
+func bar(done, total, width int) string {
+	if total <= 0 {
+		total = 1
+	}
+	n := done * width / total
+	if n > width {
+		n = width
+	}
+	return "[" + strings.Repeat("█", n) + strings.Repeat("·", width-n) + "]"
+}
+
+// stderrIsTTY reports whether progress goes to a terminal (bars) rather
+// than a pipe or file.
+func stderrIsTTY(e *env) bool {
+	f, ok := e.stderr.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

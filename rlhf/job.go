@@ -1,0 +1,635 @@
+package rlhf
+
+import (
+	"context"
+	"encoding/gob"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hone-ai/hone/feedback"
+	"github.com/hone-ai/hone/rlhf/lm"
+)
+
+// ErrNothingToDo is returned (wrapped in a *NothingError) when there is
+// too little new data for the job (exit code 3).
+var ErrNothingToDo = errors.New("nothing to do")
+
+// NothingError says why the job has nothing to do.
+type NothingError struct{ Reason string }
+
+func (e *NothingError) Error() string        { return e.Reason }
+func (e *NothingError) Is(target error) bool { return target == ErrNothingToDo }
+
+// JobConfig configures one run of the training job.
+type JobConfig struct {
+	Home  string          // hone's home: lock, runs/, policies/
+	Store *feedback.Store // ratings, pairs, policies, runs
+	Algo  string          // auto (default), kto, dpo or rloo
+	// DryRun reports what the job would do and stops before training.
+	DryRun bool
+	// MaxDuration stops training cleanly (checkpoint saved, resumable)
+	// after this long; 0 = no limit.
+	MaxDuration time.Duration
+	// BaseModel/Tokenizer: the model registered as the first policy when
+	// the store has no active policy yet.
+	BaseModel, Tokenizer string
+	// MinExamples (rated replies, default 16) and MinPairs (default 8):
+	// less new data than this is "nothing to do".
+	MinExamples, MinPairs int
+	HeldOutFrac           float64 // share of prompts held out (default 0.2)
+	Gates                 GateConfig
+	LoRA                  lm.LoRAConfig
+	KTO                   KTOConfig
+	DPO                   DPOConfig
+	RLOO                  RLOOOptions
+	Optim                 Optim
+	Reward                RewardConfig
+	RewardOptim           Optim
+	Sampler               Sampler // MaxTokens default 64
+	CheckpointEvery       int     // steps (default 10)
+	// Event receives progress: phases, steps with metrics, messages.
+	Event func(Event)
+}
+
+// Event is one progress report of the job (a JSON line with --json).
+type Event struct {
+	Phase   string  `json:"phase"`
+	Step    int     `json:"step,omitempty"`
+	Total   int     `json:"total,omitempty"`
+	Metrics Metrics `json:"metrics,omitempty"`
+	Message string  `json:"message,omitempty"`
+}
+
+// JobResult is the outcome of a run.
+type JobResult struct {
+	RunID         int64        `json:"run_id"`
+	Outcome       string       `json:"outcome"` // promoted | rejected | cancelled | dry-run
+	Algo          string       `json:"algo"`
+	Reference     int64        `json:"reference_version"`
+	Candidate     int64        `json:"candidate_version,omitempty"`
+	Path          string       `json:"path,omitempty"`
+	WatermarkFrom int64        `json:"watermark_from"`
+	WatermarkTo   int64        `json:"watermark_to"`
+	Examples      int          `json:"examples"`
+	Up            int          `json:"up"`
+	Down          int          `json:"down"`
+	Pairs         int          `json:"pairs"`
+	Resumed       bool         `json:"resumed"`
+	Gates         []GateResult `json:"gates,omitempty"`
+	FailedGates   []string     `json:"failed_gates,omitempty"`
+	RewardModel   *RewardEval  `json:"reward_model,omitempty"`
+	Dir           string       `json:"dir,omitempty"`
+	Seconds       float64      `json:"seconds"`
+	Message       string       `json:"message"`
+	History       []Metrics    `json:"-"`
+	Eval          *Evaluation  `json:"-"`
+}
+
+// DefaultJobConfig returns the job's defaults (the CLI starts from it).
+func DefaultJobConfig() JobConfig {
+	lab := DefaultLabConfig("auto")
+	return JobConfig{
+		Algo: "auto", MinExamples: 16, MinPairs: 8, HeldOutFrac: 0.2, Gates: DefaultGates(),
+		LoRA: lab.LoRA, KTO: lab.KTO, DPO: lab.DPO, RLOO: lab.RLOO, Optim: lab.Optim,
+		Reward: lab.Reward, RewardOptim: lab.RewardOptim,
+		Sampler:         Sampler{Temperature: 1, MaxTokens: 64},
+		CheckpointEvery: 10,
+	}
+}
+
+// LockPath is the train job's lock file in home.
+func LockPath(home string) string { return filepath.Join(home, "train.lock") }
+
+// checkpointFile is a run's resumable state.
+type checkpointFile struct {
+	RunID         int64
+	Algo          string
+	Reference     int64
+	WatermarkFrom int64
+	WatermarkTo   int64
+	State         *TrainState
+}
+
+func (j *JobConfig) emit(ev Event) {
+	if j.Event != nil {
+		j.Event(ev)
+	}
+}
+
+// policyWatermark reads watermark_to from a policy's metrics.
+func policyWatermark(p feedback.Policy) int64 {
+	var m struct {
+		WatermarkTo int64 `json:"watermark_to"`
+	}
+	_ = json.Unmarshal(p.Metrics, &m)
+	return m.WatermarkTo
+}
+
+// RunJob runs the training job once: lock, data since the last run, the
+// reward model, the policy update (resuming an interrupted run), the
+// gates, and promotion or a candidate.
+func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
+	start := time.Now()
+	def := DefaultJobConfig()
+	if jc.Algo == "" {
+		jc.Algo = "auto"
+	}
+	switch jc.Algo {
+	case "auto", "kto", "dpo", "rloo":
+	default:
+		return nil, fmt.Errorf("train: unknown algorithm %q (auto, kto, dpo or rloo)", jc.Algo)
+	}
+	if jc.MinExamples <= 0 {
+		jc.MinExamples = def.MinExamples
+	}
+	if jc.MinPairs <= 0 {
+		jc.MinPairs = def.MinPairs
+	}
+	if jc.HeldOutFrac <= 0 {
+		jc.HeldOutFrac = def.HeldOutFrac
+	}
+	if jc.Sampler.MaxTokens <= 0 {
+		jc.Sampler = def.Sampler
+	}
+	if jc.CheckpointEvery <= 0 {
+		jc.CheckpointEvery = def.CheckpointEvery
+	}
+	if jc.LoRA.Rank == 0 {
+		jc.LoRA = def.LoRA
+	}
+	if jc.KTO.Beta == 0 {
+		jc.KTO = def.KTO
+	}
+	if jc.DPO.Beta == 0 {
+		jc.DPO = def.DPO
+	}
+	if jc.RLOO.K == 0 {
+		jc.RLOO = def.RLOO
+	}
+	if jc.Optim.LR == 0 {
+		jc.Optim = def.Optim
+	}
+	if jc.RewardOptim.LR == 0 {
+		jc.RewardOptim = def.RewardOptim
+	}
+	lock, err := AcquireLock(LockPath(jc.Home))
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+	st := jc.Store
+	res := &JobResult{Algo: jc.Algo}
+
+	// The reference: the active policy, or the base model registered now.
+	active, err := st.ActivePolicy(ctx)
+	if errors.Is(err, feedback.ErrNotFound) {
+		if jc.BaseModel == "" {
+			return nil, &NothingError{Reason: "train: no active policy yet: run `hone train -m MODEL` once to register the base model"}
+		}
+		if jc.DryRun {
+			res.Outcome, res.Message = "dry-run", fmt.Sprintf("would register %s as policy 1 and train on it", jc.BaseModel)
+			return res, nil
+		}
+		abs, _ := filepath.Abs(jc.BaseModel)
+		m, _ := json.Marshal(map[string]any{"tokenizer": jc.Tokenizer})
+		p, err := st.CreatePolicy(ctx, feedback.Policy{Name: "base", Base: abs, Path: abs, Algorithm: "base", Metrics: m})
+		if err != nil {
+			return nil, fmt.Errorf("train: register base model: %w", err)
+		}
+		if err := st.Promote(ctx, p.Version); err != nil {
+			return nil, fmt.Errorf("train: register base model: %w", err)
+		}
+		jc.emit(Event{Phase: "register", Message: fmt.Sprintf("registered %s as policy %d", abs, p.Version)})
+		if active, err = st.ActivePolicy(ctx); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("train: active policy: %w", err)
+	}
+	res.Reference = active.Version
+
+	// The data window: since the last run that consumed data (promoted or
+	// rejected), never before what the active policy was trained on.
+	runs, err := st.Runs(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	since := policyWatermark(active)
+	for _, r := range runs {
+		if (r.Outcome == feedback.OutcomePromoted || r.Outcome == feedback.OutcomeRejected) && r.WatermarkTo > since {
+			since = r.WatermarkTo
+		}
+	}
+	until, err := st.Watermark(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// An interrupted run (killed: still "running"; or stopped by
+	// --max-duration: "cancelled") with a checkpoint on the same reference
+	// and window start resumes.
+	var resume *checkpointFile
+	var stale []feedback.TrainingRun
+	for _, r := range runs {
+		if r.Outcome != feedback.OutcomeRunning && r.Outcome != feedback.OutcomeCancelled {
+			continue
+		}
+		if resume == nil && r.WatermarkFrom == since && r.PolicyVersion == active.Version {
+			if ck, err := readCheckpoint(filepath.Join(runDir(jc.Home, r.ID), "checkpoint.gob")); err == nil && ck.RunID == r.ID {
+				resume = ck
+				continue
+			}
+		}
+		if r.Outcome == feedback.OutcomeRunning {
+			stale = append(stale, r)
+		}
+	}
+	if resume != nil {
+		until = resume.WatermarkTo
+		res.Resumed = true
+	}
+	res.WatermarkFrom, res.WatermarkTo = since, until
+	win := feedback.Window{Since: since, Until: until}
+	exs, err := st.Examples(ctx, win)
+	if err != nil {
+		return nil, err
+	}
+	prs, err := st.Pairs(ctx, win)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range exs {
+		if x.Label {
+			res.Up++
+		} else {
+			res.Down++
+		}
+	}
+	res.Examples, res.Pairs = len(exs), len(prs)
+	algo := jc.Algo
+	if resume != nil {
+		algo = resume.Algo
+	}
+	counts := fmt.Sprintf("%d new ratings (%d 👍, %d 👎) and %d pairs since watermark %d", len(exs), res.Up, res.Down, len(prs), since)
+	both := res.Up > 0 && res.Down > 0
+	switch algo {
+	case "auto":
+		switch {
+		case len(prs) >= jc.MinPairs:
+			algo = "dpo"
+		case len(exs) >= jc.MinExamples && both:
+			algo = "kto"
+		case len(exs) >= jc.MinExamples:
+			return nil, &NothingError{Reason: fmt.Sprintf("train: %s: KTO needs both 👍 and 👎, DPO needs %d pairs", counts, jc.MinPairs)}
+		default:
+			return nil, &NothingError{Reason: fmt.Sprintf("train: too little new data: %s (need %d rated replies with both labels, or %d pairs)", counts, jc.MinExamples, jc.MinPairs)}
+		}
+	case "kto":
+		if len(exs) < jc.MinExamples || !both {
+			return nil, &NothingError{Reason: fmt.Sprintf("train: KTO needs at least %d rated replies with both 👍 and 👎: %s", jc.MinExamples, counts)}
+		}
+	case "dpo":
+		if len(prs) < jc.MinPairs {
+			return nil, &NothingError{Reason: fmt.Sprintf("train: DPO needs at least %d pairs: %s", jc.MinPairs, counts)}
+		}
+	case "rloo":
+		if len(prs) < jc.MinPairs && (len(exs) < jc.MinExamples || !both) {
+			return nil, &NothingError{Reason: fmt.Sprintf("train: RLOO's reward model needs %d pairs or %d rated replies with both labels: %s", jc.MinPairs, jc.MinExamples, counts)}
+		}
+	}
+	res.Algo = algo
+	if jc.DryRun {
+		res.Outcome = "dry-run"
+		res.Message = fmt.Sprintf("would train %s on policy %d with %s", algo, active.Version, counts)
+		res.Seconds = time.Since(start).Seconds()
+		return res, nil
+	}
+	for _, r := range stale {
+		_ = st.FinishRun(ctx, r.ID, feedback.RunResult{Outcome: feedback.OutcomeFailed, Error: "interrupted: the process ended before the run finished; restarted"})
+		jc.emit(Event{Phase: "recover", Message: fmt.Sprintf("run %d was interrupted; starting over", r.ID)})
+	}
+
+	// Load the reference.
+	tok := jc.Tokenizer
+	var pm struct {
+		Tokenizer string `json:"tokenizer"`
+	}
+	if json.Unmarshal(active.Metrics, &pm) == nil && pm.Tokenizer != "" && tok == "" {
+		tok = pm.Tokenizer
+	}
+	jc.emit(Event{Phase: "load", Message: fmt.Sprintf("policy %d: %s", active.Version, active.Path)})
+	ref, err := LoadModel(active.Path, tok)
+	if err != nil {
+		return nil, fmt.Errorf("train: load policy %d: %w", active.Version, err)
+	}
+	defer ref.Engine.Close()
+
+	// The run row.
+	var run feedback.TrainingRun
+	if resume != nil {
+		run, err = st.Run(ctx, resume.RunID)
+		if err != nil {
+			return nil, err
+		}
+		jc.emit(Event{Phase: "resume", Message: fmt.Sprintf("resuming run %d at step %d", run.ID, resume.State.Step)})
+	} else {
+		run, err = st.StartRun(ctx, feedback.TrainingRun{Algorithm: algo, PolicyVersion: active.Version, WatermarkFrom: since, WatermarkTo: until, Examples: len(exs), Pairs: len(prs)})
+		if err != nil {
+			return nil, err
+		}
+	}
+	res.RunID = run.ID
+	dir := runDir(jc.Home, run.ID)
+	res.Dir = dir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	fail := func(err error) (*JobResult, error) {
+		oc := feedback.OutcomeFailed
+		if ctx.Err() != nil {
+			oc = feedback.OutcomeCancelled
+		}
+		_ = st.FinishRun(context.WithoutCancel(ctx), run.ID, feedback.RunResult{Outcome: oc, Error: err.Error()})
+		return nil, err
+	}
+
+	// Data as tokens, split by prompt.
+	trainEx, heldEx := feedback.SplitExamples(exs, jc.HeldOutFrac)
+	trainPr, heldPr := feedback.SplitPairs(prs, jc.HeldOutFrac)
+	toUnpaired := func(xs []feedback.Example) []Unpaired {
+		out := make([]Unpaired, len(xs))
+		for i, x := range xs {
+			out[i] = Unpaired{Seq{ref.PromptTokens(turns(x.Prompt)), ref.completionTokens(x.Completion, x.Status)}, x.Label}
+		}
+		return out
+	}
+	toPairs := func(ps []feedback.Pair) []Pair {
+		out := make([]Pair, len(ps))
+		for i, p := range ps {
+			pt := ref.PromptTokens(turns(p.Prompt))
+			out[i] = Pair{pt, ref.completionTokens(p.Chosen, feedback.StatusComplete), ref.completionTokens(p.Rejected, feedback.StatusComplete)}
+		}
+		return out
+	}
+	thumbs, pairs := toUnpaired(trainEx), toPairs(trainPr)
+	heldData := RewardData{Thumbs: toUnpaired(heldEx), Pairs: toPairs(heldPr)}
+	// Held-out prompts for the gates: held-out data's prompts, else (too
+	// little data to hold any out) the training prompts.
+	heldPrompts := uniquePrompts(heldData)
+	if len(heldPrompts) == 0 {
+		heldPrompts = uniquePrompts(RewardData{Thumbs: thumbs, Pairs: pairs})
+		jc.emit(Event{Phase: "data", Message: "no held-out prompt in the new data: gates use training prompts"})
+	}
+	var text []Seq
+	for _, t := range heldData.Thumbs {
+		text = append(text, t.Seq)
+	}
+
+	// Reward model (for RLOO and the reward gate), versioned with the
+	// reference policy it is trained on.
+	jc.emit(Event{Phase: "reward", Message: fmt.Sprintf("reward model on %d pairs and %d rated replies", len(pairs), len(thumbs))})
+	ro := jc.RewardOptim
+	ro.Seed = uint64(run.ID)
+	ro.OnStep = func(step, total int, m Metrics) error {
+		jc.emit(Event{Phase: "reward", Step: step + 1, Total: total, Metrics: m})
+		return nil
+	}
+	var rm *RewardModel
+	var rmHist []Metrics
+	if len(pairs)+len(thumbs) > 0 {
+		rm, rmHist, err = TrainRewardModel(ctx, ref.LM, RewardData{Pairs: pairs, Thumbs: thumbs}, jc.Reward, ro)
+		if err != nil {
+			return fail(fmt.Errorf("train: reward model: %w", err))
+		}
+		rm.PolicyVersion = active.Version
+		if len(heldData.Pairs)+len(heldData.Thumbs) > 0 {
+			ev, err := rm.Evaluate(ctx, heldData)
+			if err != nil {
+				return fail(err)
+			}
+			res.RewardModel = &ev
+		}
+	}
+
+	// Policy update on a fresh adapter over the reference.
+	policy, err := ref.LM.WithLoRA(jc.LoRA, uint64(run.ID))
+	if err != nil {
+		return fail(err)
+	}
+	tctx := ctx
+	if jc.MaxDuration > 0 {
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithTimeout(ctx, jc.MaxDuration-time.Since(start))
+		defer cancel()
+	}
+	o := jc.Optim
+	o.Seed = uint64(run.ID)
+	o.CheckpointEvery = jc.CheckpointEvery
+	ckPath := filepath.Join(dir, "checkpoint.gob")
+	o.Checkpoint = func(ts *TrainState) error {
+		return writeCheckpoint(ckPath, &checkpointFile{RunID: run.ID, Algo: algo, Reference: active.Version, WatermarkFrom: since, WatermarkTo: until, State: ts})
+	}
+	if resume != nil {
+		o.Resume = resume.State
+	}
+	o.OnStep = func(step, total int, m Metrics) error {
+		jc.emit(Event{Phase: algo, Step: step + 1, Total: total, Metrics: m})
+		if (step+1)%jc.CheckpointEvery == 0 {
+			b, _ := json.Marshal(map[string]any{"step": step + 1, "total": total, "last": m})
+			_ = st.UpdateRun(ctx, run.ID, b)
+		}
+		return nil
+	}
+	var hist []Metrics
+	switch algo {
+	case "kto":
+		hist, err = TrainKTO(tctx, policy, ref.LM, thumbs, jc.KTO, o)
+	case "dpo":
+		hist, err = TrainDPO(tctx, policy, ref.LM, pairs, jc.DPO, o)
+	case "rloo":
+		var prompts [][]int
+		for _, t := range thumbs {
+			prompts = append(prompts, t.Prompt)
+		}
+		for _, p := range pairs {
+			prompts = append(prompts, p.Prompt)
+		}
+		r := jc.RLOO
+		r.Sampler = jc.Sampler
+		r.Sampler.Stop = ref.Stops()
+		hist, err = TrainRLOO(tctx, policy, ref.LM, rm, prompts, r, o)
+	}
+	res.History = hist
+	if err != nil {
+		if tctx.Err() != nil && ctx.Err() == nil {
+			// --max-duration: saved, resumable.
+			_ = st.FinishRun(ctx, run.ID, feedback.RunResult{Outcome: feedback.OutcomeCancelled, Error: fmt.Sprintf("stopped after --max-duration %v; the next run resumes from the checkpoint", jc.MaxDuration)})
+			res.Outcome = "cancelled"
+			res.Message = fmt.Sprintf("stopped after %v at step %d; checkpoint saved in %s; the next `hone train` resumes", jc.MaxDuration, len(hist), dir)
+			res.Seconds = time.Since(start).Seconds()
+			return res, nil
+		}
+		return fail(fmt.Errorf("train: %s: %w", algo, err))
+	}
+
+	// Gates.
+	jc.emit(Event{Phase: "gates", Message: fmt.Sprintf("evaluating on %d held-out prompts", len(heldPrompts))})
+	smp := jc.Sampler
+	smp.Stop = ref.Stops()
+	ev, err := EvaluateGates(ctx, policy, ref.LM, GateInput{Prompts: heldPrompts, Text: text, RM: rm, Sampler: smp, Seed: uint64(run.ID)}, jc.Gates)
+	if err != nil {
+		return fail(fmt.Errorf("train: gates: %w", err))
+	}
+	res.Eval, res.Gates, res.FailedGates = ev, ev.Gates, ev.Failed()
+
+	// The candidate: a whole-model GGUF written atomically, registered,
+	// promoted in one transaction when every gate passes.
+	pols, err := st.Policies(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	next := int64(1)
+	for _, p := range pols {
+		if p.Version >= next {
+			next = p.Version + 1
+		}
+	}
+	path := filepath.Join(jc.Home, "policies", fmt.Sprintf("policy-%d-run%d.gguf", next, run.ID))
+	if err := ref.SaveGGUF(path, policy, fmt.Sprintf("hone policy (%s on v%d)", algo, active.Version)); err != nil {
+		return fail(err)
+	}
+	metrics := map[string]any{
+		"algorithm": algo, "run_id": run.ID, "reference_version": active.Version,
+		"watermark_from": since, "watermark_to": until, "examples": len(exs), "pairs": len(prs),
+		"gates": ev.Gates, "reward_ref": ev.RewardRef, "reward_tuned": ev.RewardTuned, "kl": ev.KL,
+		"lm_loss_ref": ev.LMLossRef, "lm_loss_tuned": ev.LMLossTuned, "length_ref": ev.LengthRef, "length_tuned": ev.LengthTuned,
+		"reward_model": res.RewardModel, "tokenizer": tok, "lora": map[string]any{"rank": jc.LoRA.Rank, "alpha": jc.LoRA.Alpha},
+	}
+	if len(hist) > 0 {
+		metrics["final"] = hist[len(hist)-1]
+	}
+	mb, _ := json.Marshal(metrics)
+	cand, err := st.CreatePolicy(ctx, feedback.Policy{Name: fmt.Sprintf("%s-%d", algo, run.ID), Base: active.Base, ParentVersion: active.Version, Path: path, Algorithm: algo, Metrics: mb})
+	if err != nil {
+		return fail(err)
+	}
+	if cand.Path != path {
+		// The registry numbered it differently: keep the file name honest.
+		path = cand.Path
+	}
+	res.Candidate, res.Path = cand.Version, path
+	outcome := feedback.OutcomeRejected
+	if len(res.FailedGates) == 0 {
+		if err := st.Promote(ctx, cand.Version); err != nil {
+			return fail(err)
+		}
+		outcome = feedback.OutcomePromoted
+		res.Message = fmt.Sprintf("policy %d promoted (%s on policy %d)", cand.Version, algo, active.Version)
+	} else {
+		res.Message = fmt.Sprintf("policy %d stays a candidate: gate %s failed", cand.Version, strings.Join(res.FailedGates, ", "))
+	}
+	res.Outcome = string(outcome)
+	res.Seconds = time.Since(start).Seconds()
+	metrics["seconds"] = res.Seconds
+	mb, _ = json.Marshal(metrics)
+	errMsg := ""
+	if outcome == feedback.OutcomeRejected {
+		errMsg = "failed gates: " + strings.Join(res.FailedGates, ", ")
+	}
+	if err := st.FinishRun(ctx, run.ID, feedback.RunResult{Outcome: outcome, CandidateVersion: cand.Version, Metrics: mb, Error: errMsg}); err != nil {
+		return nil, err
+	}
+	_ = os.Remove(ckPath)
+	if err := WriteReport(dir, res, hist, rmHist); err != nil {
+		jc.emit(Event{Phase: "report", Message: "report: " + err.Error()})
+	}
+	return res, nil
+}
+
+func runDir(home string, id int64) string { return filepath.Join(home, "runs", fmt.Sprint(id)) }
+
+func turns(ts []feedback.Turn) []Turn {
+	out := make([]Turn, len(ts))
+	for i, t := range ts {
+		out[i] = Turn{Role: t.Role, Content: t.Content}
+	}
+	return out
+}
+
+// completionTokens tokenizes a reply, with EOS when it was complete (the
+// model learns to stop) and without when it was cut off.
+func (l *Loaded) completionTokens(text string, status feedback.Status) []int {
+	toks := l.Engine.Tok.Encode(text)
+	if status == feedback.StatusComplete || status == "" {
+		if e := l.Engine.Tok.EOS(); e >= 0 {
+			toks = append(toks, e)
+		}
+	}
+	return toks
+}
+
+func uniquePrompts(d RewardData) [][]int {
+	seen := map[string]bool{}
+	var out [][]int
+	add := func(p []int) {
+		k := fmt.Sprint(p)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, p)
+		}
+	}
+	for _, t := range d.Thumbs {
+		add(t.Prompt)
+	}
+	for _, p := range d.Pairs {
+		add(p.Prompt)
+	}
+	return out
+}
+
+func writeCheckpoint(path string, ck *checkpointFile) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if err := gob.NewEncoder(f).Encode(ck); err != nil {
+		f.Close()
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func readCheckpoint(path string) (*checkpointFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var ck checkpointFile
+	if err := gob.NewDecoder(f).Decode(&ck); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if ck.State == nil {
+		return nil, fmt.Errorf("checkpoint %s: no state", path)
+	}
+	return &ck, nil
+}
