@@ -30,6 +30,9 @@ func FromModel(m *model.Model, name string) *ModelEngine {
 	return &ModelEngine{M: m, name: name}
 }
 
+// Close releases the model's file mappings; no reply may be generating.
+func (e *ModelEngine) Close() error { return e.M.Close() }
+
 // Name is the model's display name.
 func (e *ModelEngine) Name() string { return e.name }
 

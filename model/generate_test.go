@@ -175,3 +175,43 @@ func TestGenerateEOS(t *testing.T) {
 	}
 	t.Logf("%d tokens, stopped on %s", len(res.Tokens), res.StopReason)
 }
+
+// A session continued with more tokens generates what a fresh session
+// given the whole sequence generates (the KV cache prefix is reused).
+func TestSessionGenerateContinues(t *testing.T) {
+	m := stories(t, LoadOptions{})
+	ctx := context.Background()
+	s := m.NewSession()
+	p := prompt(m, "Tom and his mom")
+	first, err := s.Generate(ctx, p, GenerateOptions{MaxTokens: 12}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stopped on length: the last token was sampled, not evaluated.
+	held := s.Tokens()
+	if len(held) != len(p)+len(first.Tokens)-1 {
+		t.Fatalf("session holds %d tokens after a %d-token prompt and %d generated", len(held), len(p), len(first.Tokens))
+	}
+	more := append([]int{first.Tokens[len(first.Tokens)-1]}, m.Tok.Encode(" The end.")...)
+	cont, err := s.Generate(ctx, more, GenerateOptions{MaxTokens: 20}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := append(slices.Clone(held), more...)
+	fresh, err := m.Generate(ctx, whole, GenerateOptions{MaxTokens: 20}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cont.Tokens, fresh.Tokens) {
+		t.Fatalf("continued session %v, fresh %v", cont.Tokens, fresh.Tokens)
+	}
+	// Truncating back to the prompt regenerates the first reply.
+	s.Truncate(len(p))
+	again, err := s.Generate(ctx, first.Tokens[:1], GenerateOptions{MaxTokens: 11}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(again.Tokens, first.Tokens[1:]) {
+		t.Fatalf("after Truncate: %v, want %v", again.Tokens, first.Tokens[1:])
+	}
+}

@@ -10,6 +10,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -211,8 +212,22 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.setNotice(fmt.Sprintf("model %s: %v", msg.name, msg.err), true)
 			return m, nil
 		}
+		if m.generating() {
+			// A reply started while loading: keep the model it uses.
+			if c, ok := msg.engine.(io.Closer); ok {
+				c.Close()
+			}
+			m.setNotice("a reply is streaming: /model again when it is done", true)
+			return m, nil
+		}
+		old := m.sess.Engine
 		m.sess.Engine, m.sess.Model, m.sess.Policy = msg.engine, msg.engine.Name(), 0
 		m.opts.PolicyLabel = ""
+		// Stopped replies may still be winding down on the old model.
+		m.wg.Wait()
+		if c, ok := old.(io.Closer); ok && old != msg.engine {
+			c.Close()
+		}
 		m.setNotice("model "+msg.engine.Name()+" loaded", false)
 		return m, nil
 	case editorDoneMsg:

@@ -592,3 +592,35 @@ func TestHistoryResumeRenameDeleteExport(t *testing.T) {
 		t.Fatalf("y did not delete: %d left", len(cs))
 	}
 }
+
+func TestCopySelectedMessage(t *testing.T) {
+	m := newTestModel(t, tinyEngine(t), nil, 80, 24)
+	_, _, a2 := englishConversation(t, m)
+	press(m, "tab")
+	_, cmd := m.Update(keyMsg("y"))
+	if cmd == nil {
+		t.Fatal("y returned no command")
+	}
+	// tea.SetClipboard's message carries the text Bubble Tea writes as OSC 52.
+	if got := fmt.Sprint(cmd()); got != a2.Content {
+		t.Fatalf("clipboard %q, want %q", got, a2.Content)
+	}
+}
+
+func TestModelCommandSwapsEngine(t *testing.T) {
+	m := newTestModel(t, tinyEngine(t), nil, 80, 24)
+	var asked string
+	m.opts.LoadModel = func(_ context.Context, name string) (chat.Engine, error) {
+		asked = name
+		return storiesEngine(t), nil
+	}
+	typeText(m, "/model stories.bin")
+	_, cmd := m.Update(keyMsg("enter"))
+	run(m, cmd)
+	if asked != "stories.bin" || m.sess.Engine.Name() != "stories260K" || m.sess.Model != "stories260K" {
+		t.Fatalf("asked %q, engine %q", asked, m.sess.Engine.Name())
+	}
+	if !strings.Contains(screen(m.View()), "stories260K") {
+		t.Fatal("status line does not show the new model")
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -59,7 +60,7 @@ func benchDecode(ctx context.Context, e *env, opts benchOptions, report func(ben
 			return err
 		}
 		defer m.Close()
-		return run(opts.model, m)
+		return run(filepath.Base(opts.model), m)
 	}
 	for _, sh := range decodeShapes {
 		for _, t := range []ggml.Type{ggml.F32, ggml.Q8_0} {

@@ -108,11 +108,13 @@ func runChat(ctx context.Context, e *env, args []string) error {
 		}
 		defer st.Close()
 	}
-	eng, policy, label, closeModel, err := loadChatModel(ctx, st, f)
+	eng, policy, label, err := loadChatModel(ctx, st, f)
 	if err != nil {
 		return err
 	}
-	defer closeModel()
+	// The model in use at the end is closed (/model in the TUI swaps it
+	// and closes the one it replaces).
+	defer func() { closeEngine(eng) }()
 
 	var store chat.Store
 	if !f.noLog {
@@ -167,12 +169,13 @@ func runChat(ctx context.Context, e *env, args []string) error {
 		Editor: editor, LoadModel: func(ctx context.Context, name string) (chat.Engine, error) {
 			mf := *f
 			mf.model = name
-			eng, _, _, _, err := loadChatModel(ctx, st, &mf)
+			eng, _, _, err := loadChatModel(ctx, st, &mf)
 			return eng, err
 		}})
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(e.stdin), tea.WithOutput(e.stdout))
 	_, err = p.Run()
 	m.Close() // no generation may outlive the model
+	eng = m.Session().Engine
 	if err != nil && !(errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil) {
 		return fmt.Errorf("chat: %w", err)
 	}
@@ -230,9 +233,8 @@ func chatOnce(ctx context.Context, e *env, sess *chat.Session, prompt string, as
 
 // loadChatModel loads the model the chat runs on: -m FILE, -m NAME[@V]
 // from the policy registry, or the active policy. It returns the engine,
-// the policy version (0 for a plain file), a status-line label and a
-// closer.
-func loadChatModel(ctx context.Context, st *feedback.Store, f *chatFlags) (chat.Engine, int64, string, func(), error) {
+// the policy version (0 for a plain file) and a status-line label.
+func loadChatModel(ctx context.Context, st *feedback.Store, f *chatFlags) (chat.Engine, int64, string, error) {
 	opts := model.LoadOptions{Tokenizer: f.tokenizer, Template: f.template}
 	load := func(path string, name string) (*chat.ModelEngine, error) {
 		m, err := model.Load(path, opts)
@@ -241,41 +243,47 @@ func loadChatModel(ctx context.Context, st *feedback.Store, f *chatFlags) (chat.
 		}
 		return chat.FromModel(m, name), nil
 	}
-	closer := func(me *chat.ModelEngine) func() { return func() { me.M.Close() } }
 	if f.model != "" {
 		if _, err := os.Stat(f.model); err == nil {
 			me, err := load(f.model, "")
 			if err != nil {
-				return nil, 0, "", nil, err
+				return nil, 0, "", err
 			}
-			return me, 0, "", closer(me), nil
+			return me, 0, "", nil
 		}
 		if st == nil {
-			return nil, 0, "", nil, fmt.Errorf("chat: -m %s: no such file", f.model)
+			return nil, 0, "", fmt.Errorf("chat: -m %s: no such file", f.model)
 		}
 		p, err := findPolicy(ctx, st, f.model)
 		if err != nil {
-			return nil, 0, "", nil, err
+			return nil, 0, "", err
 		}
 		me, err := load(p.Path, policyName(p))
 		if err != nil {
-			return nil, 0, "", nil, err
+			return nil, 0, "", err
 		}
-		return me, p.Version, fmt.Sprintf("policy v%d", p.Version), closer(me), nil
+		return me, p.Version, fmt.Sprintf("policy v%d", p.Version), nil
 	}
 	p, err := st.ActivePolicy(ctx)
 	if errors.Is(err, feedback.ErrNotFound) {
-		return nil, 0, "", nil, errors.New("no model: the store has no active policy yet; pass one with -m FILE " +
+		return nil, 0, "", errors.New("no model: the store has no active policy yet; pass one with -m FILE " +
 			"(for example -m stories260K.bin --tokenizer tok512.bin --template plain)")
 	}
 	if err != nil {
-		return nil, 0, "", nil, storeErr(err)
+		return nil, 0, "", storeErr(err)
 	}
 	me, err := load(p.Path, policyName(p))
 	if err != nil {
-		return nil, 0, "", nil, err
+		return nil, 0, "", err
 	}
-	return me, p.Version, fmt.Sprintf("policy v%d", p.Version), closer(me), nil
+	return me, p.Version, fmt.Sprintf("policy v%d", p.Version), nil
+}
+
+// closeEngine releases a model engine's files.
+func closeEngine(e chat.Engine) {
+	if c, ok := e.(io.Closer); ok {
+		c.Close()
+	}
 }
 
 func policyName(p feedback.Policy) string {

@@ -201,3 +201,26 @@ func TestConvertCommand(t *testing.T) {
 		t.Errorf("GGUF → llama2.c round trip: exit %d %s\n got %q", code, errs, got)
 	}
 }
+
+func TestBenchDecodeModel(t *testing.T) {
+	m := fixtures.Path(t, "stories260k", "stories260K.bin")
+	tok := fixtures.Path(t, "stories260k", "tok512.bin")
+	out, errs, code := honeRun(t, "bench", "decode", "--quick", "--json", "-m", m, "--tokenizer", tok)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var units []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r benchResult
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if r.Value <= 0 {
+			t.Errorf("%s: value %v", r.Bench, r.Value)
+		}
+		units = append(units, r.Unit)
+	}
+	if strings.Join(units, ",") != "GB/s,tok/s,GB/s" {
+		t.Fatalf("results in units %v:\n%s", units, out)
+	}
+}

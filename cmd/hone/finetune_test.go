@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -109,5 +110,93 @@ func TestFinetuneChatData(t *testing.T) {
 	}
 	if _, _, code := honeRun(t, "finetune", "-m", bin, "--text", data, "--data", data, "-o", out); code != 2 {
 		t.Errorf("both --text and --data: exit %d, want 2", code)
+	}
+}
+
+// cancelAfter is stdout that cancels the run once it has seen a line
+// containing marker.
+type cancelAfter struct {
+	buf    strings.Builder
+	marker string
+	cancel func()
+}
+
+func (c *cancelAfter) Write(p []byte) (int, error) {
+	c.buf.Write(p)
+	if strings.Contains(string(p), c.marker) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+func stepLosses(t *testing.T, out string) map[int]float64 {
+	t.Helper()
+	losses := map[int]float64{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var v struct {
+			Step int      `json:"step"`
+			Loss *float64 `json:"loss"`
+		}
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("progress line %q: %v", l, err)
+		}
+		if v.Loss != nil {
+			losses[v.Step] = *v.Loss
+		}
+	}
+	return losses
+}
+
+// A run killed mid-way and started again with the same checkpoint
+// continues the loss curve of an uninterrupted run.
+func TestFinetuneResumeAfterInterrupt(t *testing.T) {
+	bin := fixtures.Path(t, "stories260k", "stories260K.bin")
+	tok := fixtures.Path(t, "stories260k", "tok512.bin")
+	raw, err := os.ReadFile(fixtures.Path(t, "corpus", "tinyshakespeare.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	text := filepath.Join(dir, "train.txt")
+	os.WriteFile(text, raw[:20000], 0o600)
+	args := func(ckpt string) []string {
+		a := []string{"finetune", "-m", bin, "--tokenizer", tok, "--text", text, "--lora", "4", "--lora-dropout", "0.1",
+			"--steps", "8", "--batch", "4", "--seq", "32", "--json", "--held-out", "0", "-o", filepath.Join(dir, "out.gguf")}
+		if ckpt != "" {
+			a = append(a, "--checkpoint", ckpt)
+		}
+		return a
+	}
+	straightOut, errs, code := honeRun(t, args("")...)
+	if code != 0 {
+		t.Fatalf("straight run: exit %d: %s", code, errs)
+	}
+	want := stepLosses(t, straightOut)
+
+	ckpt := filepath.Join(dir, "run.ckpt")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &cancelAfter{marker: `"step":4,`, cancel: cancel}
+	var errb strings.Builder
+	if code := run(ctx, args(ckpt), strings.NewReader(""), w, &errb, func(string) string { return "" }); code == 0 {
+		t.Fatalf("interrupted run exited 0: %s", errb.String())
+	}
+	first := stepLosses(t, w.buf.String())
+	secondOut, errs, code := honeRun(t, args(ckpt)...)
+	if code != 0 {
+		t.Fatalf("resumed run: exit %d: %s", code, errs)
+	}
+	if !strings.Contains(errs, "resumed from") {
+		t.Errorf("resumed run did not say so: %s", errs)
+	}
+	second := stepLosses(t, secondOut)
+	for s := 1; s <= 8; s++ {
+		got, ok := first[s]
+		if !ok {
+			got, ok = second[s]
+		}
+		if !ok || got != want[s] {
+			t.Errorf("step %d: loss %v (present %v), uninterrupted %v", s, got, ok, want[s])
+		}
 	}
 }

@@ -64,6 +64,9 @@ func commands() []command {
 	return []command{
 		// Each subcommand registers itself here, one line each.
 		{"bench", "measure kernels, decoding and training against same-run baselines", runBench},
+		{"train", "the scheduled retraining job: reward model, KTO/DPO/RLOO, gates, promotion", runTrain},
+		{"models", "the policy registry: list, show, promote, rollback, export", runModels},
+		{"lab", "closed-loop experiment with a simulated annotator: generate, annotate, train, evaluate", runLab},
 		{"chat", "chat in the terminal (the default); -p TEXT or piped stdin answers once", runChat},
 		{"annotate", "the annotation queue (TUI); --auto CMD lets a program rate", runAnnotate},
 		{"complete", "raw continuation of a prompt (no chat template), run.c semantics", runComplete},

@@ -102,10 +102,20 @@ func matMulInt8(out []float32, w *Matrix, rb int, x []float32, n int) {
 		dotq = dotQ6K
 	}
 	chunk := rowChunk(rows, rows*cols*n/4, 1<<15, 16)
-	if n == 1 && w.Type == ggml.Q8_0 {
-		a := acts[0]
+	if w.Type == ggml.Q8_0 {
+		if n == 1 {
+			a := acts[0]
+			parallelRange(rows, chunk, func(lo, hi int) {
+				dotQ8Rows(out[lo:hi], w.Data[lo*rb:], rb, a.q, a.d)
+			})
+			return
+		}
+		// quantizeActs keeps the n inputs' blocks contiguous.
+		xq, xd := acts[0].q[:n*cols], acts[0].d[:n*(cols/32)]
 		parallelRange(rows, chunk, func(lo, hi int) {
-			dotQ8Rows(out[lo:hi], w.Data[lo*rb:], rb, a.q, a.d)
+			for r := lo; r < hi; r++ {
+				dotQ8Inputs(out[r:], rows, w.Data[r*rb:(r+1)*rb], xq, xd, cols/32)
+			}
 		})
 		return
 	}

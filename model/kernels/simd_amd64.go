@@ -25,7 +25,7 @@ func gemv4AVX(out *float32, w *float32, ldw int, x *float32, n int)
 func sgemmKernAVX(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
-func dotQ8RowsAVX(out *float32, w *byte, rb, rows int, xq *int8, xd *float32, nb int)
+func dotQ8RowsAVX(out *float32, outStride int, w *byte, wStride int, xq *int8, xqStride int, xd *float32, xdStride int, nb, count int)
 
 //go:noescape
 func dotQ4AVX(w *byte, xq *int8, xd *float32, bs *int32, nb int) float32
@@ -135,7 +135,26 @@ func dotQ8Rows(out []float32, w []byte, rb int, xq []int8, xd []float32) {
 		}
 		return
 	}
-	dotQ8RowsAVX(&out[0], &w[0], rb, rows, &xq[0], &xd[0], nb)
+	dotQ8RowsAVX(&out[0], 1, &w[0], rb, &xq[0], 0, &xd[0], 0, nb, rows)
+}
+
+// dotQ8Inputs sets out[i*outStride] to the dot product of the Q8_0 row w
+// with each of the n = len(xd)/nb quantized inputs (xq, xd contiguous).
+func dotQ8Inputs(out []float32, outStride int, w []byte, xq []int8, xd []float32, nb int) {
+	if nb == 0 || len(xd) == 0 {
+		return
+	}
+	n := len(xd) / nb
+	_ = out[(n-1)*outStride]
+	_ = w[nb*34-1]
+	_ = xq[n*nb*32-1]
+	if !hasAVX2 {
+		for i := 0; i < n; i++ {
+			out[i*outStride] = dotQ8Go(w, xq[i*nb*32:], xd[i*nb:(i+1)*nb])
+		}
+		return
+	}
+	dotQ8RowsAVX(&out[0], outStride, &w[0], 0, &xq[0], nb*32, &xd[0], nb, nb, n)
 }
 
 func dotQ4(w []byte, a actQ8) float32 {

@@ -322,16 +322,20 @@ kstore0:
 	VPADDD     Y11, Y10, Y10 \
 	VCVTDQ2PS  Y10, Y10
 
-// func dotQ8RowsAVX(out *float32, w *byte, rb, rows int, xq *int8, xd *float32, nb int)
-// out[r] = Σ over nb Q8_0 blocks of row r (rows rb bytes apart, f16 scale
-// + 32 int8 each) times int8 activation blocks with float32 scales. Eight
-// blocks per iteration: their integer sums are reduced into one vector and
-// scaled by one vector of d_w·d_x.
-TEXT ·dotQ8RowsAVX(SB), NOSPLIT, $0-56
+// func dotQ8RowsAVX(out *float32, outStride int, w *byte, wStride int, xq *int8, xqStride int, xd *float32, xdStride int, nb, count int)
+// For c < count: out[c·outStride] = Σ over nb Q8_0 blocks at w+c·wStride
+// (f16 scale + 32 int8 each) times the int8 activation blocks at
+// xq+c·xqStride with float32 scales at xd+c·xdStride (strides in elements
+// of the pointed-to type; bytes for w). MatVec steps over weight rows,
+// MatMul over inputs with the weight row fixed in L1. Eight blocks per
+// iteration: their integer sums are reduced into one vector and scaled by
+// one vector of d_w·d_x.
+TEXT ·dotQ8RowsAVX(SB), NOSPLIT, $0-80
 	MOVQ     out+0(FP), R8
-	MOVQ     w+8(FP), R9
-	MOVQ     rb+16(FP), R11
-	MOVQ     rows+24(FP), R10
+	MOVQ     w+16(FP), R9
+	MOVQ     xq+32(FP), R12
+	MOVQ     xd+48(FP), R13
+	MOVQ     count+72(FP), R10
 	VPCMPEQW Y15, Y15, Y15
 	VPSRLW   $15, Y15, Y15
 
@@ -339,9 +343,9 @@ q8row:
 	TESTQ  R10, R10
 	JE     q8end
 	MOVQ   R9, SI
-	MOVQ   xq+32(FP), DI
-	MOVQ   xd+40(FP), DX
-	MOVQ   nb+48(FP), CX
+	MOVQ   R12, DI
+	MOVQ   R13, DX
+	MOVQ   nb+64(FP), CX
 	VXORPS Y0, Y0, Y0
 
 q8loop8:
@@ -400,8 +404,12 @@ q8loop1:
 q8done:
 	HSUM0
 	VMOVSS X0, 0(R8)
-	ADDQ   $4, R8
-	ADDQ   R11, R9
+	MOVQ   outStride+8(FP), AX
+	LEAQ   (R8)(AX*4), R8
+	ADDQ   wStride+24(FP), R9
+	ADDQ   xqStride+40(FP), R12
+	MOVQ   xdStride+56(FP), AX
+	LEAQ   (R13)(AX*4), R13
 	DECQ   R10
 	JMP    q8row
 

@@ -52,3 +52,12 @@ func dotQ8Rows(out []float32, w []byte, rb int, xq []int8, xd []float32) {
 		out[r] = dotQ8Go(w[r*rb:], xq, xd)
 	}
 }
+
+func dotQ8Inputs(out []float32, outStride int, w []byte, xq []int8, xd []float32, nb int) {
+	if nb == 0 {
+		return
+	}
+	for i := 0; i < len(xd)/nb; i++ {
+		out[i*outStride] = dotQ8Go(w, xq[i*nb*32:], xd[i*nb:(i+1)*nb])
+	}
+}

@@ -181,3 +181,41 @@ func TestLoRASaveReloadMerge(t *testing.T) {
 		t.Errorf("unmerged: relative difference to the base %.3g", r)
 	}
 }
+
+// FromWeights dequantizes every tensor type the engine reads; the training
+// forward on the dequantized weights stays close to the engine's logits on
+// the quantized ones (which may also quantize activations).
+func TestFromQuantizedWeights(t *testing.T) {
+	ctx := context.Background()
+	toks := []int{1, 72, 20, 301, 15, 42, 7, 99, 260, 3, 11}
+	for _, typ := range []string{"f32", "f16", "q8_0", "q4_0", "q4_k", "q6_k"} {
+		t.Run(typ, func(t *testing.T) {
+			em, err := model.Load(fixtures.Path(t, "quant", "r256-"+typ+".gguf"), model.LoadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer em.Close()
+			tm, err := FromWeights(em.Config, &em.Weights)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := em.Logits(ctx, toks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tm.Logits(ctx, toks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := relDiff(got, want)
+			t.Logf("%s: relative difference %.3g", typ, r)
+			tol := 1e-5
+			if typ != "f32" && typ != "f16" {
+				tol = 5e-2
+			}
+			if r > tol {
+				t.Errorf("%s: relative difference %.3g to the engine, want ≤ %g", typ, r, tol)
+			}
+		})
+	}
+}

@@ -29,9 +29,9 @@ type Model struct {
 	seed     uint64 // dropout seed (see SetDropoutSeed)
 
 	a          *acts
-	keepLogits bool // Forward keeps raw logits (for Logits)
-	batch *Batch // batch of the last Forward
-	fwdOK bool   // activations valid for Backward
+	keepLogits bool   // Forward keeps raw logits (for Logits)
+	batch      *Batch // batch of the last Forward
+	fwdOK      bool   // activations valid for Backward
 }
 
 // Batch is B sequences of T tokens, row-major. Targets[i] is the token the

@@ -184,13 +184,27 @@ func (t *Trainer) Rand() *rand.Rand { return t.rng }
 type BatchFunc func(r *rand.Rand) (*Batch, error)
 
 // TrainStep runs Accum forward/backward passes on batches from next, clips
-// the gradient, and takes one AdamW step at the scheduled rate.
-func (t *Trainer) TrainStep(ctx context.Context, next BatchFunc) (StepStats, error) {
+// the gradient, and takes one AdamW step at the scheduled rate. A step
+// that fails (cancelled, bad batch) changes nothing: parameters, optimiser
+// and random state stay as they were, so a checkpoint saved then resumes
+// exactly.
+func (t *Trainer) TrainStep(ctx context.Context, next BatchFunc) (st StepStats, err error) {
 	m := t.Model
 	ps := m.Trainable()
 	if len(ps.Params) == 0 {
 		return StepStats{}, errors.New("train: nothing to train (frozen base and no adapter)")
 	}
+	snap, err := t.src.MarshalBinary()
+	if err != nil {
+		return StepStats{}, fmt.Errorf("train: step %d: %w", t.Step, err)
+	}
+	defer func() {
+		if err != nil {
+			if e := t.src.UnmarshalBinary(snap); e != nil {
+				err = errors.Join(err, e)
+			}
+		}
+	}()
 	m.ZeroGrad()
 	var loss float64
 	for k := 0; k < t.Cfg.Accum; k++ {

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hone-ai/hone/feedback"
+	"github.com/hone-ai/hone/rlhf"
+)
+
+// runTrain is `hone train`: the scheduled retraining job.
+func runTrain(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	jc := rlhf.DefaultJobConfig()
+	fs.StringVar(&jc.Algo, "algo", "auto", "auto, kto, dpo or rloo")
+	asJSON := fs.Bool("json", false, "JSON lines (progress events, then the result); the default when stderr is not a terminal")
+	fs.BoolVar(&jc.DryRun, "dry-run", false, "say what would be trained, train nothing")
+	fs.DurationVar(&jc.MaxDuration, "max-duration", 0, "stop cleanly after this long (checkpoint kept; the next run resumes)")
+	fs.StringVar(&jc.BaseModel, "m", "", "base model to register as the first policy when there is none")
+	fs.StringVar(&jc.Tokenizer, "tokenizer", "", "tokenizer.bin for a llama2.c base model")
+	fs.IntVar(&jc.MinExamples, "min-examples", jc.MinExamples, "fewest new rated replies worth a run (KTO)")
+	fs.IntVar(&jc.MinPairs, "min-pairs", jc.MinPairs, "fewest new pairs worth a run (DPO)")
+	fs.Float64Var(&jc.Gates.MaxKL, "max-kl", jc.Gates.MaxKL, "gate: mean sequence KL to the reference, nats")
+	fs.Float64Var(&jc.Gates.MaxLMLossIncrease, "max-lm-loss-increase", jc.Gates.MaxLMLossIncrease, "gate: relative LM-loss increase on held-out text")
+	fs.Float64Var(&jc.Gates.MinRewardGain, "min-reward-gain", jc.Gates.MinRewardGain, "gate: held-out reward gain over the reference must exceed this")
+	fs.Float64Var(&jc.Gates.MinLengthRatio, "min-length-ratio", jc.Gates.MinLengthRatio, "gate: shortest mean reply length relative to the reference")
+	fs.Float64Var(&jc.Gates.MaxLengthRatio, "max-length-ratio", jc.Gates.MaxLengthRatio, "gate: longest mean reply length relative to the reference")
+	fs.Float64Var(&jc.Optim.LR, "lr", jc.Optim.LR, "learning rate")
+	fs.IntVar(&jc.Optim.Epochs, "epochs", jc.Optim.Epochs, "passes over the new data (KTO, DPO)")
+	fs.IntVar(&jc.LoRA.Rank, "lora", jc.LoRA.Rank, "LoRA rank")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: hone train [--algo auto|kto|dpo|rloo] [--json] [--dry-run] [--max-duration D] [-m BASE_MODEL]")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError("train: unexpected argument %q", pos[0])
+	}
+	switch jc.Algo {
+	case "auto", "kto", "dpo", "rloo":
+	default:
+		return usageError("train: --algo %q: want auto, kto, dpo or rloo", jc.Algo)
+	}
+	if jc.MaxDuration < 0 {
+		return usageError("train: --max-duration %v must not be negative", jc.MaxDuration)
+	}
+	st, err := feedback.Open(ctx, e.db)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	defer st.Close()
+	jc.Home, jc.Store = e.home, st
+	jsonOut := *asJSON || !stderrIsTTY(e)
+	enc := json.NewEncoder(e.stdout)
+	started := time.Now()
+	jc.Event = func(ev rlhf.Event) {
+		if jsonOut {
+			_ = enc.Encode(ev)
+			return
+		}
+		if ev.Total > 0 {
+			fmt.Fprintf(e.stderr, "\r\033[K%-7s %s %d/%d  loss %.4f  %s", ev.Phase, bar(ev.Step, ev.Total, 24), ev.Step, ev.Total, ev.Metrics["loss"], time.Since(started).Round(time.Second))
+			return
+		}
+		fmt.Fprintf(e.stderr, "\r\033[K%s: %s\n", ev.Phase, ev.Message)
+	}
+	res, err := rlhf.RunJob(ctx, jc)
+	if !jsonOut {
+		fmt.Fprint(e.stderr, "\r\033[K")
+	}
+	if err != nil {
+		var le *rlhf.LockedError
+		if errors.As(err, &le) {
+			return &exitErr{code: exitLocked, err: err}
+		}
+		if errors.Is(err, rlhf.ErrNothingToDo) {
+			if jsonOut {
+				_ = enc.Encode(map[string]any{"outcome": "nothing", "message": err.Error()})
+			}
+			return &exitErr{code: exitNothing, err: err}
+		}
+		return err
+	}
+	if jsonOut {
+		return enc.Encode(struct {
+			Final bool `json:"final"`
+			*rlhf.JobResult
+		}{true, res})
+	}
+	fmt.Fprintln(e.stdout, res.Message)
+	if res.Outcome == "dry-run" || res.Outcome == "cancelled" {
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "run %d: %s on policy %d, %d ratings + %d pairs (watermark %d→%d), %.0fs\n",
+		res.RunID, strings.ToUpper(res.Algo), res.Reference, res.Examples, res.Pairs, res.WatermarkFrom, res.WatermarkTo, res.Seconds)
+	if rm := res.RewardModel; rm != nil {
+		fmt.Fprintf(e.stdout, "reward model: held-out pairwise accuracy %.1f%% (%d pairs), AUC %.3f, ECE %.3f\n", 100*rm.PairAccuracy, rm.Pairs, rm.AUC, rm.ECE)
+	}
+	fmt.Fprintln(e.stdout, rlhf.SparkSummary(res.History))
+	for _, g := range res.Gates {
+		fmt.Fprintln(e.stdout, "gate "+g.String())
+	}
+	fmt.Fprintf(e.stdout, "report: %s\n", res.Dir)
+	return nil
+}

@@ -1,0 +1,295 @@
+package rlhf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hone-ai/hone/feedback"
+	"github.com/hone-ai/hone/model/fixtures"
+	"github.com/hone-ai/hone/rlhf/lm"
+)
+
+// smallJob is a job configuration small enough for tests on two cores.
+func smallJob(t *testing.T, home string, st *feedback.Store) JobConfig {
+	t.Helper()
+	jc := DefaultJobConfig()
+	jc.Home, jc.Store = home, st
+	jc.BaseModel = fixtures.Path(t, "stories260k", "stories260K.bin")
+	jc.Tokenizer = fixtures.Path(t, "stories260k", "tok512.bin")
+	jc.LoRA = lm.LoRAConfig{Rank: 4, Alpha: 8}
+	jc.Optim = Optim{LR: 2e-3, Epochs: 2, BatchSize: 8}
+	jc.RewardOptim = Optim{LR: 2e-3, Epochs: 1, BatchSize: 8}
+	jc.Reward = RewardConfig{} // frozen backbone: head only
+	jc.Sampler = Sampler{Temperature: 1, MaxTokens: 12}
+	jc.Gates.Samples = 1
+	jc.CheckpointEvery = 2
+	jc.MinExamples, jc.MinPairs = 8, 4
+	return jc
+}
+
+// seedStore adds n prompts with two rated replies each (one mentioning
+// "big" rated up, one rated down), which also derives n pairs.
+func seedStore(t *testing.T, st *feedback.Store, n int, offset int) {
+	t.Helper()
+	ctx := context.Background()
+	prompts := BuiltinPrompts()
+	for i := 0; i < n; i++ {
+		c, err := st.CreateConversation(ctx, feedback.NewConversation{Title: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := st.AppendMessage(ctx, feedback.Message{ConversationID: c.ID, Role: feedback.RoleUser, Content: prompts[(i+offset)%len(prompts)]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, reply := range []string{"She saw a big dog in the park.", "She went home and slept."} {
+			m, err := st.AppendMessage(ctx, feedback.Message{ConversationID: c.ID, ParentID: u, Role: feedback.RoleAssistant, Content: reply})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := 1
+			if k == 1 {
+				v = -1
+			}
+			if _, err := st.Rate(ctx, feedback.RatingInput{MessageID: m, Rater: "test", Value: v}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func openStore(t *testing.T, dir string) *feedback.Store {
+	t.Helper()
+	st, err := feedback.Open(context.Background(), filepath.Join(dir, "hone.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestJobNothingToDo(t *testing.T) {
+	home := t.TempDir()
+	st := openStore(t, home)
+	jc := smallJob(t, home, st)
+	ctx := context.Background()
+	// Empty store: registers nothing on a dry run, refuses with exit-3 error.
+	_, err := RunJob(ctx, jc)
+	if !errors.Is(err, ErrNothingToDo) || !strings.Contains(err.Error(), "too little new data") {
+		t.Fatalf("empty store: %v", err)
+	}
+	// Only 👍: KTO needs both labels.
+	c, _ := st.CreateConversation(ctx, feedback.NewConversation{Title: "t"})
+	for i := 0; i < 10; i++ {
+		u, _ := st.AppendMessage(ctx, feedback.Message{ConversationID: c.ID, Role: feedback.RoleUser, Content: fmt.Sprint("hi ", i)})
+		m, _ := st.AppendMessage(ctx, feedback.Message{ConversationID: c.ID, ParentID: u, Role: feedback.RoleAssistant, Content: "hello"})
+		if _, err := st.Rate(ctx, feedback.RatingInput{MessageID: m, Rater: "r", Value: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jc.Algo = "kto"
+	_, err = RunJob(ctx, jc)
+	if !errors.Is(err, ErrNothingToDo) || !strings.Contains(err.Error(), "both") {
+		t.Fatalf("one label: %v", err)
+	}
+	runs, _ := st.Runs(ctx, 0)
+	if len(runs) != 0 {
+		t.Errorf("refused runs left %d training_runs rows", len(runs))
+	}
+}
+
+func TestJobLocked(t *testing.T) {
+	home := t.TempDir()
+	st := openStore(t, home)
+	jc := smallJob(t, home, st)
+	l, err := AcquireLock(LockPath(home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = RunJob(context.Background(), jc)
+	var le *LockedError
+	if !errors.As(err, &le) || !strings.Contains(le.Holder, fmt.Sprint("pid ", os.Getpid())) {
+		t.Fatalf("second job: %v, want a LockedError naming pid %d", err, os.Getpid())
+	}
+	l.Release()
+	// Released: the lock can be taken again.
+	l2, err := AcquireLock(LockPath(home))
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	l2.Release()
+}
+
+// TestLockReleasedWhenHolderKilled: a holder killed with SIGKILL leaves
+// its file but not its lock.
+func TestLockReleasedWhenHolderKilled(t *testing.T) {
+	if os.Getenv("HONE_LOCK_HELPER") != "" {
+		if _, err := AcquireLock(os.Getenv("HONE_LOCK_HELPER")); err != nil {
+			os.Exit(3)
+		}
+		fmt.Println("locked")
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
+	path := filepath.Join(t.TempDir(), "train.lock")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLockReleasedWhenHolderKilled$")
+	cmd.Env = append(os.Environ(), "HONE_LOCK_HELPER="+path)
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 6)
+	if _, err := out.Read(buf); err != nil || string(buf) != "locked" {
+		t.Fatalf("helper: %q %v", buf, err)
+	}
+	if _, err := AcquireLock(path); !errors.Is(err, ErrLocked) {
+		t.Fatalf("while held: %v", err)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	l, err := AcquireLock(path)
+	if err != nil {
+		t.Fatalf("after the holder was killed: %v", err)
+	}
+	l.Release()
+}
+
+func TestJobTrainsPromotesAndGates(t *testing.T) {
+	home := t.TempDir()
+	st := openStore(t, home)
+	jc := smallJob(t, home, st)
+	ctx := context.Background()
+	seedStore(t, st, 24, 0)
+	jc.Algo = "auto"
+	dry := jc
+	dry.DryRun = true
+	res, err := RunJob(ctx, dry)
+	if err != nil || res.Outcome != "dry-run" {
+		t.Fatalf("dry run: %+v %v", res, err)
+	}
+	// A gate that cannot pass: the candidate stays a candidate, the job
+	// names the gate, the active policy (the base) is untouched.
+	strict := jc
+	strict.Gates.MaxKL = 1e-12
+	res, err = RunJob(ctx, strict)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Algo != "dpo" || res.Outcome != "rejected" || !slices.Contains(res.FailedGates, "kl") || !strings.Contains(res.Message, "kl") {
+		t.Fatalf("strict gates: %+v", res)
+	}
+	act, _ := st.ActivePolicy(ctx)
+	cand, _ := st.Policy(ctx, res.Candidate)
+	if act.Version != res.Reference || cand.Status != feedback.PolicyCandidate {
+		t.Fatalf("active %d (want %d), candidate status %s", act.Version, res.Reference, cand.Status)
+	}
+	if _, err := os.Stat(filepath.Join(res.Dir, "report.json")); err != nil {
+		t.Errorf("report: %v", err)
+	}
+	// The data was used: nothing new to do.
+	if _, err := RunJob(ctx, jc); !errors.Is(err, ErrNothingToDo) {
+		t.Fatalf("no new data: %v", err)
+	}
+	// New data, loose gates: promoted, and the new policy file loads.
+	seedStore(t, st, 24, 50)
+	loose := jc
+	loose.Gates = GateConfig{MinRewardGain: -1e9, MaxKL: 1e9, MaxLMLossIncrease: 1e9, MinLengthRatio: 1e-9, MaxLengthRatio: 1e9, Samples: 1}
+	res, err = RunJob(ctx, loose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != "promoted" || res.WatermarkFrom == 0 {
+		t.Fatalf("loose gates: %+v", res)
+	}
+	act, _ = st.ActivePolicy(ctx)
+	if act.Version != res.Candidate || act.ParentVersion != res.Reference {
+		t.Fatalf("active %+v after promotion of %d", act, res.Candidate)
+	}
+	if _, err := LoadModel(act.Path, ""); err != nil {
+		t.Fatalf("promoted policy does not load: %v", err)
+	}
+}
+
+// TestJobKilledResumes: a job killed with SIGKILL mid-training leaves the
+// active policy untouched and the next run resumes from its checkpoint.
+func TestJobKilledResumes(t *testing.T) {
+	if home := os.Getenv("HONE_JOB_HELPER"); home != "" {
+		st, err := feedback.Open(context.Background(), filepath.Join(home, "hone.db"))
+		if err != nil {
+			os.Exit(5)
+		}
+		jc := smallJob(t, home, st)
+		jc.Optim.Epochs = 6
+		jc.Event = func(ev Event) {
+			if ev.Phase == "dpo" {
+				time.Sleep(200 * time.Millisecond) // leave the parent time to kill mid-run
+			}
+		}
+		_, err = RunJob(context.Background(), jc)
+		fmt.Println("helper finished:", err)
+		os.Exit(0)
+	}
+	home := t.TempDir()
+	st := openStore(t, home)
+	seedStore(t, st, 24, 0)
+	jc := smallJob(t, home, st)
+	// Register the base first so the active policy exists before the kill.
+	dry := jc
+	dry.Algo = "kto"
+	dry.MinExamples = 1 << 20
+	_, _ = RunJob(context.Background(), dry)
+	before, err := st.ActivePolicy(context.Background())
+	if err != nil {
+		t.Fatalf("base not registered: %v", err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestJobKilledResumes$")
+	cmd.Env = append(os.Environ(), "HONE_JOB_HELPER="+home)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	var ck string
+	for ck == "" && time.Now().Before(deadline) {
+		m, _ := filepath.Glob(filepath.Join(home, "runs", "*", "checkpoint.gob"))
+		if len(m) > 0 {
+			ck = m[0]
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if ck == "" {
+		t.Fatal("no checkpoint appeared")
+	}
+	ctx := context.Background()
+	after, err := st.ActivePolicy(ctx)
+	if err != nil || after.Version != before.Version || after.Path != before.Path {
+		t.Fatalf("active policy after the kill: %+v, %v (was %d)", after, err, before.Version)
+	}
+	runs, _ := st.Runs(ctx, 0)
+	if len(runs) != 1 || runs[0].Outcome != feedback.OutcomeRunning {
+		t.Fatalf("runs after the kill: %+v", runs)
+	}
+	// The next run takes the lock (the kernel released it) and resumes.
+	jc.Gates = GateConfig{MinRewardGain: -1e9, MaxKL: 1e9, MaxLMLossIncrease: 1e9, MinLengthRatio: 1e-9, MaxLengthRatio: 1e9, Samples: 1}
+	jc.Optim.Epochs = 6
+	res, err := RunJob(ctx, jc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Resumed || res.RunID != runs[0].ID || res.Outcome != "promoted" {
+		t.Fatalf("after the kill: %+v", res)
+	}
+	if _, err := os.Stat(ck); !os.IsNotExist(err) {
+		t.Errorf("checkpoint left after the run finished: %v", err)
+	}
+}
