@@ -30,6 +30,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	asJSON := fs.Bool("json", false, "one JSON object per round, then a final one")
 	out := fs.String("out", "", "directory for charts (default HOME/lab/<time>)")
 	maxTokens := fs.Int("max-tokens", 48, "reply length limit in tokens")
+	evalSamples := fs.Int("eval-samples", 4, "replies per held-out prompt when evaluating")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--json] [--seed S]")
 		fs.PrintDefaults()
@@ -61,6 +62,10 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	cfg := rlhf.DefaultLabConfig(*algo)
 	cfg.Ratings, cfg.Rounds, cfg.Seed = *ratings, *rounds, *seed
 	cfg.Sampler.MaxTokens = *maxTokens
+	if *evalSamples < 1 || *maxTokens < 1 {
+		return usageError("lab: --eval-samples and --max-tokens must be positive")
+	}
+	cfg.EvalSamples = *evalSamples
 	if *promptsFile != "" {
 		ps, err := readPrompts(*promptsFile)
 		if err != nil {

@@ -59,6 +59,13 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 	jc.Home, jc.Store = e.home, st
+	if jc.BaseModel == "" && !jc.DryRun {
+		// First run on a fresh registry: the embedded default model
+		// becomes policy 1, as the chat does.
+		if _, err := activeOrDefaultPolicy(ctx, e, st); err != nil && !errors.Is(err, feedback.ErrNotFound) {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
 	jsonOut := *asJSON || !stderrIsTTY(e)
 	enc := json.NewEncoder(e.stdout)
 	started := time.Now()

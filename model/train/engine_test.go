@@ -79,6 +79,13 @@ func TestSaveGGUFReloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	own, err := tm.Logits(ctx, toks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := relDiff(own, want); r > 1e-5 {
+		t.Errorf("Inference model vs training forward: relative difference %.3g", r)
+	}
 	cases := []struct {
 		typ ggml.Type
 		tol float64 // relative logit difference allowed

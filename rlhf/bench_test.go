@@ -1,0 +1,85 @@
+package rlhf
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hone-ai/hone/feedback"
+	"github.com/hone-ai/hone/model/fixtures"
+)
+
+// BenchmarkTrainJob1000Ratings measures the wall time from 1,000 stored
+// ratings (500 prompts × two sampled replies, rated by the "mentions big"
+// rule annotator) to a promoted policy with the job's defaults:
+//
+//	go test -run '^$' -bench TrainJob1000 -benchtime 1x ./rlhf
+func BenchmarkTrainJob1000Ratings(b *testing.B) {
+	mp := fixtures.Path(b, "stories260k", "stories260K.bin")
+	tp := fixtures.Path(b, "stories260k", "tok512.bin")
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		home := b.TempDir()
+		st, err := feedback.Open(ctx, filepath.Join(home, "hone.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ld, err := LoadModel(mp, tp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ann, err := StartAnnotator(script("approve-word.sh", "big"), 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		prompts := BuiltinPrompts()
+		var pt [][]int
+		var texts []string
+		for k := 0; k < 500; k++ {
+			p := prompts[k%len(prompts)]
+			for j := 0; j < 2; j++ {
+				pt = append(pt, ld.PromptTokens([]Turn{{Role: "user", Content: p}}))
+				texts = append(texts, p)
+			}
+		}
+		smp := Sampler{Temperature: 1, MaxTokens: 48, Stop: ld.Stops()}
+		comps, err := smp.SampleMany(ctx, ld.LM, pt, 7)
+		if err != nil {
+			b.Fatal(err)
+		}
+		reqs := make([]AnnotationRequest, len(comps))
+		for k, c := range comps {
+			reqs[k] = AnnotationRequest{ID: fmt.Sprint(k), Messages: []Turn{{Role: "user", Content: texts[k]}}, Reply: ld.Tok().Decode(c)}
+		}
+		js, err := ann.Annotate(ctx, reqs)
+		ann.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for k := 0; k < len(comps); k += 2 {
+			c, _ := st.CreateConversation(ctx, feedback.NewConversation{Title: "bench"})
+			u, _ := st.AppendMessage(ctx, feedback.Message{ConversationID: c.ID, Role: feedback.RoleUser, Content: texts[k]})
+			for j := k; j < k+2; j++ {
+				m, _ := st.AppendMessage(ctx, feedback.Message{ConversationID: c.ID, ParentID: u, Role: feedback.RoleAssistant, Content: reqs[j].Reply, Status: feedback.StatusStopped})
+				if _, err := st.Rate(ctx, feedback.RatingInput{MessageID: m, Rater: "rule", Value: js[j].Rating}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		jc := DefaultJobConfig()
+		jc.Home, jc.Store, jc.BaseModel, jc.Tokenizer = home, st, mp, tp
+		b.StartTimer()
+		start := time.Now()
+		res, err := RunJob(ctx, jc)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("1000 ratings → %s (%s, %d pairs) in %.1fs; gates: %v", res.Outcome, res.Algo, res.Pairs, time.Since(start).Seconds(), res.Gates)
+		b.ReportMetric(time.Since(start).Seconds(), "s/job")
+		st.Close()
+	}
+}
