@@ -1,5 +1,44 @@
 // Package rlhf turns ratings into a better policy: datasets from the
 // feedback store, the reward model, KTO/DPO/RLOO policy updates on LoRA
-// adapters, evaluation gates, the policy registry, the scheduled train job
-// and the lab that closes the loop with a simulated annotator.
+// adapters, evaluation gates, the train job (lock, watermark, checkpoints,
+// promotion) and the lab that closes the loop with a simulated annotator.
+//
+// # API summary
+//
+// Losses (pure functions of sequence log-probabilities, gradients
+// included, metrics named as TRL names them):
+//
+//	DPOLoss(DPOConfig{Beta, LabelSmoothing}, DPOBatch{PolicyChosen, PolicyRejected, RefChosen, RefRejected})
+//	KTOLoss(KTOConfig{Beta, DesirableWeight, UndesirableWeight}, KTOBatch{Policy, Ref, Desirable, KLPolicy, KLRef})
+//	KTOWeights(nD, nU)      // λ_D, λ_U with λ_D·n_D/(λ_U·n_U) in [1, 4/3], mean weight 1
+//	RLOOLoss(RLOOConfig{K, Beta, NormalizeAdvantages}, RLOOBatch{Policy, Ref, Scores})
+//	BradleyTerryLoss(chosen, rejected), LogisticLoss(scores, up), ECE(p, y, bins)
+//
+// Training on the float32 model of rlhf/lm (LoRA over a frozen reference):
+//
+//	TrainKTO(ctx, policy, ref, []Unpaired, KTOConfig, Optim)
+//	TrainDPO(ctx, policy, ref, []Pair, DPOConfig, Optim)
+//	TrainRLOO(ctx, policy, ref, *RewardModel, prompts, RLOOOptions, Optim)
+//	TrainRewardModel(ctx, base, RewardData{Pairs, Thumbs}, RewardConfig, Optim) → *RewardModel
+//	rm.Scores(ctx, seqs); rm.Evaluate(ctx, heldOut) → RewardEval{PairAccuracy, Margin, AUC, ECE}
+//	EvaluateGates(ctx, cand, ref, GateInput, GateConfig) → *Evaluation{Gates, Failed()}
+//
+// Optim carries the schedule, seeds, per-step hooks and checkpoints
+// (Resume/Checkpoint/CheckpointEvery with TrainState).
+//
+// Annotators (design.md protocol): StartAnnotator(cmd, timeout) →
+// *Annotator with Annotate(ctx, []AnnotationRequest) ([]Judgement, error)
+// and Close. Rule annotators for tests live in testdata/ (approve-word.sh,
+// approve-short.sh, approve-period.sh: POSIX sh + awk).
+//
+// The job: RunJob(ctx, JobConfig) → *JobResult; errors *LockedError
+// (errors.Is ErrLocked: exit 4) and *NothingError (errors.Is
+// ErrNothingToDo: exit 3). AcquireLock/LockPath is the flock it takes.
+// WriteReport/WriteCharts/SparkSummary write and print run reports.
+//
+// The lab: RunLab(ctx, base, tokenizer, rater, LabConfig) → *LabResult
+// (DefaultLabConfig(algo), BuiltinPrompts()).
+//
+// Models: LoadModel(path, tokenizer) → *Loaded{Engine, LM} reads any model
+// the engine loads into float32; (*Loaded).SaveGGUF writes a policy.
 package rlhf

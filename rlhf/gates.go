@@ -3,7 +3,6 @@ package rlhf
 import (
 	"context"
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/hone-ai/hone/rlhf/lm"
@@ -169,9 +168,12 @@ func EvaluateGates(ctx context.Context, cand, ref *lm.Model, in GateInput, gc Ga
 	}
 	rel := (ev.LMLossTuned - ev.LMLossRef) / ev.LMLossRef
 	ev.Gates = append(ev.Gates, GateResult{Name: "lm_loss", Pass: rel <= gc.MaxLMLossIncrease, Value: rel, Bound: fmt.Sprintf("<= %g relative", gc.MaxLMLossIncrease)})
-	ratio := math.Inf(1)
-	if lr > 0 {
+	ratio := 1.0 // both empty
+	switch {
+	case lr > 0:
 		ratio = lc / lr
+	case lc > 0:
+		ratio = lc // from nothing to something: compared as if the reference had 1 token
 	}
 	ev.Gates = append(ev.Gates, GateResult{Name: "length", Pass: ratio >= gc.MinLengthRatio && ratio <= gc.MaxLengthRatio, Value: ratio,
 		Bound: fmt.Sprintf("[%g, %g] × reference", gc.MinLengthRatio, gc.MaxLengthRatio)})

@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -153,12 +152,7 @@ func WriteReport(dir string, res *JobResult, hist, rewardHist []Metrics) error {
 	}
 	var sb strings.Builder
 	for _, m := range hist {
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		line, _ := json.Marshal(m)
+		line, _ := json.Marshal(m) // map keys come out sorted
 		sb.Write(line)
 		sb.WriteByte('\n')
 	}

@@ -197,12 +197,12 @@ func TrainRewardModel(ctx context.Context, base *lm.Model, data RewardData, cfg 
 
 // RewardEval is a reward model's quality on held-out judgements.
 type RewardEval struct {
-	PairAccuracy float64 `json:"pair_accuracy"` // chosen scored above rejected
-	Pairs        int     `json:"pairs"`
-	Margin       float64 `json:"margin"` // mean chosen − rejected score
-	AUC          float64 `json:"auc"`    // thumbs: P(score(up) > score(down))
-	ECE          float64 `json:"ece"`    // calibration of σ(score) on thumbs (10 bins)
-	Thumbs       int     `json:"thumbs"`
+	PairAccuracy float64  `json:"pair_accuracy"` // chosen scored above rejected
+	Pairs        int      `json:"pairs"`
+	Margin       float64  `json:"margin"`        // mean chosen − rejected score
+	AUC          *float64 `json:"auc,omitempty"` // thumbs: P(score(up) > score(down)); nil with one label only
+	ECE          float64  `json:"ece"`           // calibration of σ(score) on thumbs (10 bins)
+	Thumbs       int      `json:"thumbs"`
 }
 
 // Evaluate measures rm on held-out pairs and thumbs.
@@ -242,7 +242,9 @@ func (rm *RewardModel) Evaluate(ctx context.Context, d RewardData) (RewardEval, 
 			p[i] = sigmoid(v)
 		}
 		ev.ECE = ECE(p, up, 10)
-		ev.AUC = auc(s, up)
+		if a := auc(s, up); !math.IsNaN(a) {
+			ev.AUC = &a
+		}
 		ev.Thumbs = len(s)
 	}
 	return ev, nil
@@ -320,4 +322,16 @@ func parallelDo(ctx context.Context, n int, fn func(i int) error) error {
 		return first
 	}
 	return ctx.Err()
+}
+
+// String is the one-line summary the commands print.
+func (e RewardEval) String() string {
+	s := fmt.Sprintf("held-out pairwise accuracy %.1f%% (%d pairs), margin %.3f", 100*e.PairAccuracy, e.Pairs, e.Margin)
+	if e.AUC != nil {
+		s += fmt.Sprintf(", AUC %.3f", *e.AUC)
+	}
+	if e.Thumbs > 0 {
+		s += fmt.Sprintf(", ECE %.3f on %d rated replies", e.ECE, e.Thumbs)
+	}
+	return s
 }

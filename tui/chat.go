@@ -654,8 +654,11 @@ func (m *Model) onStream(s streamMsg) tea.Cmd {
 	}
 	m.last = msg.Stats
 	m.lastCtx = msg.Stats.PromptTokens + msg.Stats.Tokens
-	if msg.Stopped {
+	switch {
+	case msg.Stopped:
 		m.setNotice("stopped", false)
+	case msg.Stats.StopReason == "context":
+		m.setNotice("the context window is full: older turns will be left out (/new starts afresh)", false)
 	}
 	if m.focus == focusTranscript {
 		m.selected = msg.ID
@@ -780,7 +783,7 @@ func (m *Model) command(line string) tea.Cmd {
 
 func (m *Model) openEditor() tea.Cmd {
 	ed := m.opts.Editor
-	if ed == "" {
+	if strings.TrimSpace(ed) == "" {
 		ed = "vi"
 	}
 	f, err := os.CreateTemp("", "hone-*.md")

@@ -59,7 +59,7 @@ func (c *compare) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			c.offset++
 		case "up", "k", "pgup":
 			c.offset = max(c.offset-1, 0)
-		case "esc", "s", "q":
+		case "esc", "s", "q", "ctrl+c":
 			return c, func() tea.Msg { return compareDoneMsg{} }
 		}
 	}

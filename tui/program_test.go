@@ -26,7 +26,9 @@ func TestEditorAndQuitInProgram(t *testing.T) {
 	m := New(Options{Session: chat.NewSession(tinyEngine(t), nil, ""), Dark: true, Editor: editor})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
 	tm.Send(tea.KeyPressMsg{Code: 'o', Mod: tea.ModCtrl})
-	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return strings.Contains(string(b), "written in the editor") },
+	// The renderer writes only the cells that change, so look for the
+	// Korean word, which shares no cell with the placeholder it replaces.
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return strings.Contains(string(b), "편집기") },
 		teatest.WithDuration(10*time.Second))
 	tm.Send(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
 	tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))

@@ -33,22 +33,19 @@ var decodeShapes = []struct {
 func benchDecode(ctx context.Context, e *env, opts benchOptions, report func(benchResult)) error {
 	minTime := 3 * time.Second
 	tokens := 128
+	copySize := 64 << 20
 	if opts.quick {
-		minTime, tokens = 500*time.Millisecond, 32
+		minTime, tokens, copySize = 500*time.Millisecond, 32, 16<<20
 	}
-	copyGBs, err := copyBandwidth(ctx, opts.quick)
-	if err != nil {
-		return err
-	}
-	report(benchResult{Bench: "decode/memcopy", Value: copyGBs, Unit: "GB/s", Baseline: "none"})
-
+	cp := newCopier(copySize)
 	run := func(name string, m *model.Model) error {
-		tps, err := decodeRate(ctx, m, tokens, minTime)
+		tps, copyGBs, err := decodeRate(ctx, m, tokens, minTime, cp)
 		if err != nil {
 			return fmt.Errorf("bench decode %s: %w", name, err)
 		}
 		bytesPerTok := float64(weightBytesPerToken(m))
-		// Read and write bytes of the copy, as the copy is counted.
+		// The rate at which the copy (bytes read + written) could stream
+		// the weights once per token.
 		bound := copyGBs * 1e9 / bytesPerTok
 		report(benchResult{Bench: "decode/" + name, Value: tps, Unit: "tok/s", Baseline: "memcopy-bound", BaselineValue: bound})
 		report(benchResult{Bench: "decode/" + name + "/weights", Value: tps * bytesPerTok / 1e9, Unit: "GB/s", Baseline: "memcopy", BaselineValue: copyGBs})
@@ -80,31 +77,34 @@ func benchDecode(ctx context.Context, e *env, opts benchOptions, report func(ben
 	return nil
 }
 
-// decodeRate prefills one token and then decodes greedily, returning the
-// best tokens/s of repeated runs of n tokens lasting at least minTime in
-// all (a run restarts the session when the window would overflow).
-func decodeRate(ctx context.Context, m *model.Model, n int, minTime time.Duration) (float64, error) {
+// decodeRate prefills one token and then decodes n tokens greedily, round
+// after round until minTime has passed (at least 3 rounds), with a memory
+// copy timed between rounds so that both see the same machine load. It
+// returns the best tokens/s and the best copy GB/s.
+func decodeRate(ctx context.Context, m *model.Model, n int, minTime time.Duration, cp *copier) (tps, copyGBs float64, err error) {
 	n = min(n, m.Config.ContextLen-1)
-	best := 0.0
 	var total time.Duration
-	for runs := 0; runs < 2 || total < minTime; runs++ {
+	for rounds := 0; rounds < 3 || total < minTime; rounds++ {
+		for i := 0; i < 3; i++ {
+			copyGBs = max(copyGBs, cp.run())
+		}
 		s := m.NewSession()
 		logits, err := s.Eval(ctx, []int{1})
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		start := time.Now()
 		for i := 0; i < n; i++ {
 			next := argmaxF32(logits)
 			if logits, err = s.Eval(ctx, []int{next}); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 		}
 		d := time.Since(start)
 		total += d
-		best = max(best, float64(n)/d.Seconds())
+		tps = max(tps, float64(n)/d.Seconds())
 	}
-	return best, nil
+	return tps, copyGBs, nil
 }
 
 func argmaxF32(x []float32) int {
@@ -138,36 +138,34 @@ func weightBytesPerToken(m *model.Model) int64 {
 	return n
 }
 
-// copyBandwidth measures a memory copy split across the cores, counting
-// bytes read plus bytes written, best of a few rounds.
-func copyBandwidth(ctx context.Context, quick bool) (float64, error) {
-	size := 256 << 20
-	if quick {
-		size = 64 << 20
+// copier times a memory copy split across the cores, counting bytes read
+// plus bytes written.
+type copier struct{ src, dst []byte }
+
+func newCopier(size int) *copier {
+	c := &copier{src: make([]byte, size), dst: make([]byte, size)}
+	for i := range c.src {
+		c.src[i] = byte(i)
 	}
-	src, dst := make([]byte, size), make([]byte, size)
-	for i := range src {
-		src[i] = byte(i)
-	}
+	copy(c.dst, c.src) // fault the pages in
+	return c
+}
+
+// run copies once and returns GB/s.
+func (c *copier) run() float64 {
+	size := len(c.src)
 	workers := runtime.GOMAXPROCS(0)
-	best := 0.0
-	for r := 0; r < 5; r++ {
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-		start := time.Now()
-		var wg sync.WaitGroup
-		per := (size + workers - 1) / workers
-		for w := 0; w < workers; w++ {
-			lo, hi := w*per, min((w+1)*per, size)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				copy(dst[lo:hi], src[lo:hi])
-			}()
-		}
-		wg.Wait()
-		best = max(best, 2*float64(size)/time.Since(start).Seconds()/1e9)
+	per := (size + workers - 1) / workers
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*per, min((w+1)*per, size)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			copy(c.dst[lo:hi], c.src[lo:hi])
+		}()
 	}
-	return best, nil
+	wg.Wait()
+	return 2 * float64(size) / time.Since(start).Seconds() / 1e9
 }

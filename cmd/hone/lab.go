@@ -128,7 +128,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "\n%s with %d ratings: approval %.1f%% → %.1f%% on %d held-out replies; KL %.2f nats; LM loss %+.1f%%; %.0fs\n",
 			strings.ToUpper(res.Algo), res.Ratings, 100*res.ApprovalBase, 100*res.ApprovalTuned, res.EvalReplies, res.KL, 100*res.LMLossDrift, res.Seconds)
 		if rm := res.RewardModel; rm != nil {
-			fmt.Fprintf(e.stdout, "reward model: held-out pairwise accuracy %.1f%% (%d pairs), AUC %.3f, ECE %.3f\n", 100*rm.PairAccuracy, rm.Pairs, rm.AUC, rm.ECE)
+			fmt.Fprintf(e.stdout, "reward model: %s\n", rm)
 		}
 		fmt.Fprintln(e.stdout, rlhf.SparkSummary(res.History))
 		if len(charts) > 0 {

@@ -110,7 +110,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "run %d: %s on policy %d, %d ratings + %d pairs (watermark %d→%d), %.0fs\n",
 		res.RunID, strings.ToUpper(res.Algo), res.Reference, res.Examples, res.Pairs, res.WatermarkFrom, res.WatermarkTo, res.Seconds)
 	if rm := res.RewardModel; rm != nil {
-		fmt.Fprintf(e.stdout, "reward model: held-out pairwise accuracy %.1f%% (%d pairs), AUC %.3f, ECE %.3f\n", 100*rm.PairAccuracy, rm.Pairs, rm.AUC, rm.ECE)
+		fmt.Fprintf(e.stdout, "reward model: %s\n", rm)
 	}
 	fmt.Fprintln(e.stdout, rlhf.SparkSummary(res.History))
 	for _, g := range res.Gates {

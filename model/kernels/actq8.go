@@ -17,6 +17,8 @@ type actQ8 struct {
 }
 
 // quantizeActs quantizes the n rows of x (cols each) for weights of type t.
+// The inputs' q and d slices are consecutive pieces of one array each
+// (acts[0].q[:n*cols] spans them all), which the Q8_0 MatMul relies on.
 func quantizeActs(t ggml.Type, x []float32, n, cols int) []actQ8 {
 	nb := cols / 32
 	q := make([]int8, n*cols)

@@ -90,17 +90,6 @@ func matMul(out []float32, w *Matrix, x []float32, n int) {
 func matMulInt8(out []float32, w *Matrix, rb int, x []float32, n int) {
 	rows, cols := w.Rows, w.Cols
 	acts := quantizeActs(w.Type, x, n, cols)
-	var dotq func(w []byte, a actQ8) float32
-	switch w.Type {
-	case ggml.Q8_0:
-		dotq = func(w []byte, a actQ8) float32 { return dotQ8(w, a.q, a.d) }
-	case ggml.Q4_0:
-		dotq = dotQ4
-	case ggml.Q4_K:
-		dotq = dotQ4K
-	default:
-		dotq = dotQ6K
-	}
 	chunk := rowChunk(rows, rows*cols*n/4, 1<<15, 16)
 	if w.Type == ggml.Q8_0 {
 		if n == 1 {
@@ -111,13 +100,21 @@ func matMulInt8(out []float32, w *Matrix, rb int, x []float32, n int) {
 			return
 		}
 		// quantizeActs keeps the n inputs' blocks contiguous.
-		xq, xd := acts[0].q[:n*cols], acts[0].d[:n*(cols/32)]
+		nb := cols / 32
+		xq, xd := acts[0].q[:n*cols], acts[0].d[:n*nb]
 		parallelRange(rows, chunk, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
-				dotQ8Inputs(out[r:], rows, w.Data[r*rb:(r+1)*rb], xq, xd, cols/32)
+				dotQ8Inputs(out[r:], rows, w.Data[r*rb:(r+1)*rb], xq, xd, nb)
 			}
 		})
 		return
+	}
+	dotq := dotQ6K
+	switch w.Type {
+	case ggml.Q4_0:
+		dotq = dotQ4
+	case ggml.Q4_K:
+		dotq = dotQ4K
 	}
 	parallelRange(rows, chunk, func(lo, hi int) {
 		for r := lo; r < hi; r++ {

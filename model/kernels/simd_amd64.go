@@ -19,7 +19,7 @@ var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C && cpu.X86.Ha
 func dotAVX(a, b *float32, n int) float32
 
 //go:noescape
-func gemv4AVX(out *float32, w *float32, ldw int, x *float32, n int)
+func gemv4AVX(out *float32, w *float32, ldw int, x *float32, n int, groups int)
 
 //go:noescape
 func sgemmKernAVX(k int, a, b, c *float32, ldc int, alpha, beta float32)
@@ -78,9 +78,9 @@ func gemvRows(out, w []float32, ldw int, x []float32) {
 		return
 	}
 	n8 := n &^ 7
-	r := 0
-	for ; r+4 <= rows; r += 4 {
-		gemv4AVX(&out[r], &w[r*ldw], ldw, &x[0], n8)
+	r := rows / 4 * 4
+	if r > 0 {
+		gemv4AVX(&out[0], &w[0], ldw, &x[0], n8, r/4)
 	}
 	for ; r < rows; r++ {
 		out[r] = dotAVX(&w[r*ldw], &x[0], n8)
@@ -108,12 +108,6 @@ func sgemmKern(k int, ap, bp, c []float32, ldc int, alpha, beta float32) {
 	_ = ap[6*k-1]
 	_ = bp[16*k-1]
 	sgemmKernAVX(k, &ap[0], &bp[0], &c[0], ldc, alpha, beta)
-}
-
-func dotQ8(w []byte, xq []int8, xd []float32) float32 {
-	var out [1]float32
-	dotQ8Rows(out[:], w, len(w), xq, xd)
-	return out[0]
 }
 
 // dotQ8Rows sets out[r] to the dot product of Q8_0 row r of w (rows rb

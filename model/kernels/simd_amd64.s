@@ -62,17 +62,23 @@ dotdone:
 	MOVSS  X0, ret+24(FP)
 	RET
 
-// func gemv4AVX(out *float32, w *float32, ldw int, x *float32, n int)
-// out[r] = Σ_c w[r*ldw+c]·x[c] for r in 0..3, c in 0..n-1; n multiple of 8.
-TEXT ·gemv4AVX(SB), NOSPLIT, $0-40
-	MOVQ   out+0(FP), DX
-	MOVQ   w+8(FP), R8
-	MOVQ   ldw+16(FP), AX
-	SHLQ   $2, AX
+// func gemv4AVX(out *float32, w *float32, ldw int, x *float32, n int, groups int)
+// out[r] = Σ_c w[r*ldw+c]·x[c] for r < 4·groups, c < n; n multiple of 8.
+// Four rows per pass share each load of x.
+TEXT ·gemv4AVX(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DX
+	MOVQ w+8(FP), R8
+	MOVQ ldw+16(FP), AX
+	SHLQ $2, AX
+	MOVQ x+24(FP), DI
+	MOVQ groups+40(FP), R12
+
+gvgroup:
+	TESTQ  R12, R12
+	JE     gvend
 	LEAQ   (R8)(AX*1), R9
 	LEAQ   (R9)(AX*1), R10
 	LEAQ   (R10)(AX*1), R11
-	MOVQ   x+24(FP), DI
 	MOVQ   n+32(FP), CX
 	XORQ   BX, BX
 	VXORPS Y0, Y0, Y0
@@ -125,6 +131,12 @@ gvdone:
 	VEXTRACTF128 $1, Y0, X1
 	VADDPS       X1, X0, X0
 	VMOVUPS      X0, 0(DX)
+	ADDQ         $16, DX
+	LEAQ         (R11)(AX*1), R8
+	DECQ         R12
+	JMP          gvgroup
+
+gvend:
 	VZEROUPPER
 	RET
 
