@@ -108,7 +108,7 @@ func runChat(ctx context.Context, e *env, args []string) error {
 		}
 		defer st.Close()
 	}
-	eng, policy, label, err := loadChatModel(ctx, st, f)
+	eng, policy, label, err := loadChatModel(ctx, e, st, f)
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func runChat(ctx context.Context, e *env, args []string) error {
 		Editor: editor, LoadModel: func(ctx context.Context, name string) (chat.Engine, error) {
 			mf := *f
 			mf.model = name
-			eng, _, _, err := loadChatModel(ctx, st, &mf)
+			eng, _, _, err := loadChatModel(ctx, e, st, &mf)
 			return eng, err
 		}})
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(e.stdin), tea.WithOutput(e.stdout))
@@ -232,9 +232,10 @@ func chatOnce(ctx context.Context, e *env, sess *chat.Session, prompt string, as
 }
 
 // loadChatModel loads the model the chat runs on: -m FILE, -m NAME[@V]
-// from the policy registry, or the active policy. It returns the engine,
-// the policy version (0 for a plain file) and a status-line label.
-func loadChatModel(ctx context.Context, st *feedback.Store, f *chatFlags) (chat.Engine, int64, string, error) {
+// from the policy registry, or the active policy — on first run the
+// embedded default model, installed as policy version 1. It returns the
+// engine, the policy version (0 for a plain file) and a status-line label.
+func loadChatModel(ctx context.Context, e *env, st *feedback.Store, f *chatFlags) (chat.Engine, int64, string, error) {
 	opts := model.LoadOptions{Tokenizer: f.tokenizer, Template: f.template}
 	load := func(path string, name string) (*chat.ModelEngine, error) {
 		m, err := model.Load(path, opts)
@@ -264,10 +265,9 @@ func loadChatModel(ctx context.Context, st *feedback.Store, f *chatFlags) (chat.
 		}
 		return me, p.Version, fmt.Sprintf("policy v%d", p.Version), nil
 	}
-	p, err := st.ActivePolicy(ctx)
+	p, err := activeOrDefaultPolicy(ctx, e, st)
 	if errors.Is(err, feedback.ErrNotFound) {
-		return nil, 0, "", errors.New("no model: the store has no active policy yet; pass one with -m FILE " +
-			"(for example -m stories260K.bin --tokenizer tok512.bin --template plain)")
+		return nil, 0, "", fmt.Errorf("no model: %w; pass one with -m FILE", err)
 	}
 	if err != nil {
 		return nil, 0, "", storeErr(err)

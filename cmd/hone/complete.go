@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 	"unicode"
@@ -58,7 +59,11 @@ func runComplete(ctx context.Context, e *env, args []string) error {
 		*seed = uint64(time.Now().UnixNano())
 	}
 
-	m, err := model.Load(*modelPath, model.LoadOptions{Tokenizer: *tokPath, ContextLen: *ctxLen})
+	path, err := modelFile(ctx, e, *modelPath)
+	if err != nil {
+		return err
+	}
+	m, err := model.Load(path, model.LoadOptions{Tokenizer: *tokPath, ContextLen: *ctxLen})
 	if err != nil {
 		return err
 	}
@@ -126,4 +131,22 @@ func (p *printable) WriteString(s string) (int, error) {
 		return 0, err
 	}
 	return len(s), nil
+}
+
+// modelFile resolves -m: an existing file as it is, otherwise a policy in
+// the registry (NAME, NAME@VERSION, @VERSION), read from the store at e.db.
+func modelFile(ctx context.Context, e *env, spec string) (string, error) {
+	if _, err := os.Stat(spec); err == nil {
+		return spec, nil
+	}
+	st, err := openStore(ctx, e, true)
+	if err != nil {
+		return "", fmt.Errorf("-m %s: no such file, and no registry to look it up in: %w", spec, err)
+	}
+	defer st.Close()
+	p, err := findPolicy(ctx, st, spec)
+	if err != nil {
+		return "", fmt.Errorf("-m %s: no such file or policy: %w", spec, err)
+	}
+	return p.Path, nil
 }

@@ -44,7 +44,11 @@ func runConvert(ctx context.Context, e *env, args []string) error {
 	if a, b := filepath.Clean(*in), filepath.Clean(*out); a == b {
 		return usageError("convert: -o must differ from -m")
 	}
-	m, err := model.Load(*in, model.LoadOptions{Tokenizer: *tokPath})
+	path, err := modelFile(ctx, e, *in)
+	if err != nil {
+		return err
+	}
+	m, err := model.Load(path, model.LoadOptions{Tokenizer: *tokPath})
 	if err != nil {
 		return err
 	}

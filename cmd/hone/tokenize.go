@@ -55,7 +55,11 @@ func runTokenize(ctx context.Context, e *env, args []string) error {
 	default:
 		text = pos[0]
 	}
-	tok, _, err := model.LoadTokenizer(*modelPath, model.LoadOptions{Tokenizer: *tokPath})
+	path, err := modelFile(ctx, e, *modelPath)
+	if err != nil {
+		return err
+	}
+	tok, _, err := model.LoadTokenizer(path, model.LoadOptions{Tokenizer: *tokPath})
 	if err != nil {
 		return err
 	}
