@@ -47,7 +47,8 @@ type JobConfig struct {
 	KTO                   KTOConfig
 	DPO                   DPOConfig
 	RLOO                  RLOOOptions
-	Optim                 Optim
+	Optim                 Optim // DPO and RLOO
+	KTOOptim              Optim // KTO (zero: Optim)
 	Reward                RewardConfig
 	RewardOptim           Optim
 	Sampler               Sampler // MaxTokens default 64
@@ -93,8 +94,10 @@ type JobResult struct {
 // DefaultJobConfig returns the job's defaults (the CLI starts from it).
 func DefaultJobConfig() JobConfig {
 	lab := DefaultLabConfig("auto")
+	kto := DefaultLabConfig("kto")
 	return JobConfig{
-		Algo: "auto", MinExamples: 16, MinPairs: 8, HeldOutFrac: 0.2, Gates: DefaultGates(),
+		KTOOptim: kto.Optim,
+		Algo:     "auto", MinExamples: 16, MinPairs: 8, HeldOutFrac: 0.2, Gates: DefaultGates(),
 		LoRA: lab.LoRA, KTO: lab.KTO, DPO: lab.DPO, RLOO: lab.RLOO, Optim: lab.Optim,
 		Reward: lab.Reward, RewardOptim: lab.RewardOptim,
 		Sampler:         Sampler{Temperature: 1, MaxTokens: 64},
@@ -427,6 +430,9 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		defer cancel()
 	}
 	o := jc.Optim
+	if algo == "kto" && jc.KTOOptim.LR > 0 {
+		o = jc.KTOOptim
+	}
 	o.Seed = uint64(run.ID)
 	o.CheckpointEvery = jc.CheckpointEvery
 	ckPath := filepath.Join(dir, "checkpoint.gob")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/hone-ai/hone/feedback"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -222,5 +223,30 @@ func TestBenchDecodeModel(t *testing.T) {
 	}
 	if strings.Join(units, ",") != "tok/s,GB/s" {
 		t.Fatalf("results in units %v:\n%s", units, out)
+	}
+}
+
+// -m also takes a policy from the registry (NAME, NAME@VERSION).
+func TestCompleteRegistryModel(t *testing.T) {
+	c := loadGreedy(t)[0]
+	home := t.TempDir()
+	ctx := context.Background()
+	st, err := feedback.Open(ctx, filepath.Join(home, "hone.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := st.CreatePolicy(ctx, feedback.Policy{Name: "tiny", Base: "tiny", Path: fixtures.Path(t, "gguf", "stories260K-f32.gguf"), Algorithm: "pretrain"})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range []string{"tiny", "tiny@" + strconv.FormatInt(p.Version, 10)} {
+		out, errs, code := honeRun(t, "--home", home, "complete", "-m", spec, "--temperature", "0", "-n", "128", c.Prompt)
+		if code != 0 || out != c.Output {
+			t.Errorf("-m %s: exit %d %s\n got %q", spec, code, errs, out)
+		}
+	}
+	if _, errs, code := honeRun(t, "--home", home, "tokenize", "-m", "nosuch", "hi"); code == 0 || !strings.Contains(errs, "nosuch") {
+		t.Errorf("unknown policy: exit %d, %q", code, errs)
 	}
 }

@@ -41,12 +41,12 @@ func runConvert(ctx context.Context, e *env, args []string) error {
 	if !ok {
 		return usageError("convert: --type %q: want f32, f16, bf16 or q8_0", *typ)
 	}
-	if a, b := filepath.Clean(*in), filepath.Clean(*out); a == b {
-		return usageError("convert: -o must differ from -m")
-	}
 	path, err := modelFile(ctx, e, *in)
 	if err != nil {
 		return err
+	}
+	if filepath.Clean(path) == filepath.Clean(*out) {
+		return usageError("convert: -o must differ from the input %s", path)
 	}
 	m, err := model.Load(path, model.LoadOptions{Tokenizer: *tokPath})
 	if err != nil {

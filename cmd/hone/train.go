@@ -45,6 +45,18 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return usageError("train: unexpected argument %q", pos[0])
 	}
+	// --lr/--epochs given: they apply to every algorithm.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "lr":
+			jc.KTOOptim.LR = jc.Optim.LR
+		case "epochs":
+			jc.KTOOptim.Epochs = jc.Optim.Epochs
+		}
+	})
+	if jc.Optim.LR <= 0 || jc.Optim.Epochs <= 0 || jc.LoRA.Rank <= 0 {
+		return usageError("train: --lr, --epochs and --lora must be positive")
+	}
 	switch jc.Algo {
 	case "auto", "kto", "dpo", "rloo":
 	default:
