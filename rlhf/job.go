@@ -508,12 +508,16 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	if err := ref.SaveGGUF(path, policy, fmt.Sprintf("hone policy (%s on v%d)", algo, active.Version)); err != nil {
 		return fail(err)
 	}
+	adapterPath := strings.TrimSuffix(path, ".gguf") + ".lora.gguf"
+	if err := SaveAdapter(adapterPath, policy, fmt.Sprintf("hone adapter (%s on v%d)", algo, active.Version)); err != nil {
+		return fail(err)
+	}
 	metrics := map[string]any{
 		"algorithm": algo, "run_id": run.ID, "reference_version": active.Version,
 		"watermark_from": since, "watermark_to": until, "examples": len(exs), "pairs": len(prs),
 		"gates": ev.Gates, "reward_ref": ev.RewardRef, "reward_tuned": ev.RewardTuned, "kl": ev.KL,
 		"lm_loss_ref": ev.LMLossRef, "lm_loss_tuned": ev.LMLossTuned, "length_ref": ev.LengthRef, "length_tuned": ev.LengthTuned,
-		"reward_model": res.RewardModel, "tokenizer": tok, "lora": map[string]any{"rank": jc.LoRA.Rank, "alpha": jc.LoRA.Alpha},
+		"reward_model": res.RewardModel, "tokenizer": tok, "adapter": adapterPath, "lora": map[string]any{"rank": jc.LoRA.Rank, "alpha": jc.LoRA.Alpha},
 	}
 	if len(hist) > 0 {
 		metrics["final"] = hist[len(hist)-1]

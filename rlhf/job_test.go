@@ -14,6 +14,7 @@ import (
 
 	"github.com/hone-ai/hone/feedback"
 	"github.com/hone-ai/hone/model/fixtures"
+	"github.com/hone-ai/hone/model/train"
 	"github.com/hone-ai/hone/rlhf/lm"
 )
 
@@ -213,8 +214,14 @@ func TestJobTrainsPromotesAndGates(t *testing.T) {
 	if act.Version != res.Candidate || act.ParentVersion != res.Reference {
 		t.Fatalf("active %+v after promotion of %d", act, res.Candidate)
 	}
-	if _, err := LoadModel(act.Path, ""); err != nil {
+	ld, err := LoadModel(act.Path, "")
+	if err != nil {
 		t.Fatalf("promoted policy does not load: %v", err)
+	}
+	// Its adapter reads back through the training core's llama.cpp-style
+	// LoRA loader.
+	if _, err := train.LoadLoRA(strings.TrimSuffix(act.Path, ".gguf")+".lora.gguf", ld.Engine.Config); err != nil {
+		t.Fatalf("adapter: %v", err)
 	}
 }
 

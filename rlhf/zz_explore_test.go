@@ -41,6 +41,9 @@ func TestZZExplore(t *testing.T) {
 	if v := os.Getenv("RATINGS"); v != "" {
 		cfg.Ratings, _ = strconv.Atoi(v)
 	}
+	if v := os.Getenv("RMEPOCHS"); v != "" {
+		cfg.RewardOptim.Epochs, _ = strconv.Atoi(v)
+	}
 	cfg.SkipRewardModel = os.Getenv("NORM") != ""
 	last := time.Now()
 	cfg.OnStep = func(ph string, s, tot int, mm Metrics) {

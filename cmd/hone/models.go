@@ -23,8 +23,9 @@ func runModels(ctx context.Context, e *env, args []string) error {
 	asJSON := fs.Bool("json", false, "JSON output")
 	out := fs.String("o", "", "export: output GGUF file")
 	tok := fs.String("tokenizer", "", "export: tokenizer.bin when the policy is a llama2.c checkpoint")
+	adapter := fs.Bool("adapter", false, "export: the LoRA adapter (over the parent policy) instead of the whole model")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: hone models [list | show V | promote V | rollback | export V -o FILE.gguf] [--json]")
+		fmt.Fprintln(e.stderr, "usage: hone models [list | show V | promote V | rollback | export V -o FILE.gguf [--adapter]] [--json]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -113,9 +114,25 @@ func runModels(ctx context.Context, e *env, args []string) error {
 		tk := *tok
 		var pm struct {
 			Tokenizer string `json:"tokenizer"`
+			Adapter   string `json:"adapter"`
 		}
-		if tk == "" && json.Unmarshal(p.Metrics, &pm) == nil {
+		_ = json.Unmarshal(p.Metrics, &pm)
+		if tk == "" {
 			tk = pm.Tokenizer
+		}
+		if *adapter {
+			if pm.Adapter == "" {
+				return fmt.Errorf("models export: policy %d has no adapter (it is a %s model)", v, p.Algorithm)
+			}
+			b, err := os.ReadFile(pm.Adapter)
+			if err != nil {
+				return fmt.Errorf("models export: %w", err)
+			}
+			if err := writeFileSynced(*out, b); err != nil {
+				return fmt.Errorf("models export: %w", err)
+			}
+			fmt.Fprintf(e.stdout, "adapter of policy %d (over policy %d) written to %s\n", v, p.ParentVersion, *out)
+			return nil
 		}
 		m, err := model.Load(p.Path, model.LoadOptions{Tokenizer: tk})
 		if err != nil {
@@ -233,4 +250,29 @@ func showPolicy(w io.Writer, p feedback.Policy, lineage []feedback.Policy) {
 	if _, err := os.Stat(p.Path); err != nil {
 		fmt.Fprintf(w, "warning: %v\n", err)
 	}
+}
+
+// writeFileSynced writes b to path through a synced temporary file and a
+// rename.
+func writeFileSynced(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
 }
