@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -158,6 +159,41 @@ func TestOneShotContinue(t *testing.T) {
 	}
 }
 
+// With no -m and an empty registry, the embedded default model is
+// installed as policy version 1, promoted, and answers.
+func TestOneShotDefaultModel(t *testing.T) {
+	home := t.TempDir()
+	out, errs, code := chatRun(t, home, "", "-p", "안녕하세요", "--max-tokens", "8")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if strings.TrimSpace(out) == "" {
+		t.Fatal("empty reply from the default model")
+	}
+	st, err := feedback.Open(context.Background(), filepath.Join(home, "hone.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p, err := st.ActivePolicy(context.Background())
+	if err != nil {
+		t.Fatalf("no active policy after first run: %v", err)
+	}
+	if p.Version != 1 || p.Name != "default" {
+		t.Fatalf("active policy %+v, want default v1", p)
+	}
+	if _, err := os.Stat(p.Path); err != nil {
+		t.Fatalf("policy file: %v", err)
+	}
+	// A second run reuses it rather than installing another.
+	if _, errs, code := chatRun(t, home, "", "-p", "hello", "--max-tokens", "4"); code != 0 {
+		t.Fatalf("second run: exit %d: %s", code, errs)
+	}
+	if all, _ := st.Policies(context.Background()); len(all) != 1 {
+		t.Fatalf("%d policies after two runs, want 1", len(all))
+	}
+}
+
 func TestChatErrors(t *testing.T) {
 	home := t.TempDir()
 	tests := []struct {
@@ -166,7 +202,6 @@ func TestChatErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"no model", []string{"-p", "hi"}, exitError, "-m"},
 		{"missing file", []string{"-p", "hi", "-m", filepath.Join(home, "nope.gguf")}, exitError, "nope.gguf"},
 		{"bad flag", []string{"-p", "hi", "--temperature", "hot"}, exitUsage, "temperature"},
 		{"unknown flag", []string{"--frobnicate"}, exitUsage, "frobnicate"},

@@ -124,12 +124,12 @@ func TestLabCommandJSON(t *testing.T) {
 		t.Fatalf("want 2 round lines and a final one, got %q", out)
 	}
 	var final struct {
-		Final                       bool
-		Algo                        string
-		Ratings                     int
-		ApprovalBase                *float64 `json:"approval_base"`
-		KL                          *float64 `json:"kl"`
-		Drift                       *float64 `json:"lm_loss_drift"`
+		Final        bool
+		Algo         string
+		Ratings      int
+		ApprovalBase *float64 `json:"approval_base"`
+		KL           *float64 `json:"kl"`
+		Drift        *float64 `json:"lm_loss_drift"`
 	}
 	if err := json.Unmarshal([]byte(lines[2]), &final); err != nil {
 		t.Fatal(err)
