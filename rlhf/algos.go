@@ -47,8 +47,11 @@ type Optim struct {
 	Epochs    int     // passes over the data (KTO, DPO, reward model)
 	Steps     int     // optimiser steps (RLOO); 0 = from Epochs
 	BatchSize int
-	Warmup    float64 // fraction of steps with a linear warm-up
-	Seed      uint64
+	// MinSteps raises the number of epochs until there are at least this
+	// many optimiser steps (small data sets still get trained).
+	MinSteps int
+	Warmup   float64 // fraction of steps with a linear warm-up
+	Seed     uint64
 	// StartStep skips that many steps (resuming a checkpointed run: the
 	// data order depends only on Seed, so the run continues where it was).
 	StartStep int
@@ -98,6 +101,16 @@ func lrScale(step, total int, warmup float64) float64 {
 	}
 	p := float64(step-w) / float64(total-w)
 	return 0.1 + 0.9*0.5*(1+math.Cos(math.Pi*p))
+}
+
+// plan returns the index batches of every epoch for n items, shuffled by
+// seed, with at least o.MinSteps batches.
+func (o Optim) plan(n int) [][]int {
+	epochs := o.Epochs
+	if per := (n + o.BatchSize - 1) / o.BatchSize; per > 0 && o.MinSteps > epochs*per {
+		epochs = (o.MinSteps + per - 1) / per
+	}
+	return batches(n, o.BatchSize, epochs, o.Seed)
 }
 
 // batches returns the index batches of every epoch, shuffled by seed.
@@ -236,7 +249,7 @@ func TrainKTO(ctx context.Context, policy, ref *lm.Model, data []Unpaired, cfg K
 	if err != nil {
 		return nil, fmt.Errorf("kto: reference log-probs: %w", err)
 	}
-	plan := batches(len(data), o.BatchSize, o.Epochs, o.Seed)
+	plan := o.plan(len(data))
 	st := newStepper(policy, o, len(plan))
 	first, hist, err := st.restore(o.Resume)
 	if err != nil {
@@ -299,7 +312,7 @@ func TrainDPO(ctx context.Context, policy, ref *lm.Model, pairs []Pair, cfg DPOC
 	if err != nil {
 		return nil, fmt.Errorf("dpo: reference log-probs: %w", err)
 	}
-	plan := batches(len(pairs), o.BatchSize, o.Epochs, o.Seed)
+	plan := o.plan(len(pairs))
 	st := newStepper(policy, o, len(plan))
 	first, hist, err := st.restore(o.Resume)
 	if err != nil {

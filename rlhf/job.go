@@ -49,6 +49,7 @@ type JobConfig struct {
 	RLOO                  RLOOOptions
 	Optim                 Optim // DPO and RLOO
 	KTOOptim              Optim // KTO (zero: Optim)
+	RLOOOptim             Optim // RLOO (zero: Optim)
 	Reward                RewardConfig
 	RewardOptim           Optim
 	Sampler               Sampler // MaxTokens default 64
@@ -95,12 +96,17 @@ type JobResult struct {
 func DefaultJobConfig() JobConfig {
 	lab := DefaultLabConfig("auto")
 	kto := DefaultLabConfig("kto")
+	rloo := DefaultLabConfig("rloo")
+	// Half the lab's step sizes: a real user's data is noisier than a rule
+	// annotator's, and a run the gates reject costs a night.
+	lab.Optim.LR /= 2
+	kto.Optim.LR /= 2
 	return JobConfig{
-		KTOOptim: kto.Optim,
-		Algo:     "auto", MinExamples: 16, MinPairs: 8, HeldOutFrac: 0.2, Gates: DefaultGates(),
+		KTOOptim: kto.Optim, RLOOOptim: rloo.Optim,
+		Algo: "auto", MinExamples: 16, MinPairs: 8, HeldOutFrac: 0.2, Gates: DefaultGates(),
 		LoRA: lab.LoRA, KTO: lab.KTO, DPO: lab.DPO, RLOO: lab.RLOO, Optim: lab.Optim,
 		Reward: lab.Reward, RewardOptim: lab.RewardOptim,
-		Sampler:         Sampler{Temperature: 1, MaxTokens: 64},
+		Sampler:         Sampler{Temperature: 1, MaxTokens: 48},
 		CheckpointEvery: 10,
 	}
 }
@@ -216,21 +222,31 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	}
 	res.Reference = active.Version
 
-	// The data window: since the last run that consumed data (promoted or
-	// rejected), never before what the active policy was trained on.
+	// The data window: everything since the data the active policy was
+	// trained on (a promoted run consumes its window; a rejected one does
+	// not, so its ratings are not lost: the next run retrains on them with
+	// whatever came since).
 	runs, err := st.Runs(ctx, 0)
 	if err != nil {
 		return nil, err
 	}
 	since := policyWatermark(active)
 	for _, r := range runs {
-		if (r.Outcome == feedback.OutcomePromoted || r.Outcome == feedback.OutcomeRejected) && r.WatermarkTo > since {
+		if r.Outcome == feedback.OutcomePromoted && r.WatermarkTo > since {
 			since = r.WatermarkTo
 		}
 	}
 	until, err := st.Watermark(ctx)
 	if err != nil {
 		return nil, err
+	}
+	// The same window on the same reference was already tried and
+	// rejected: retraining would give the same candidate.
+	for _, r := range runs {
+		if r.Outcome == feedback.OutcomeRejected && r.PolicyVersion == active.Version && r.WatermarkFrom == since && r.WatermarkTo == until {
+			return nil, &NothingError{Reason: fmt.Sprintf("train: no new ratings since run %d, whose candidate (policy %d) failed its gates (%s); rate more replies or promote it with `hone models promote %d`",
+				r.ID, r.CandidateVersion, r.Error, r.CandidateVersion)}
+		}
 	}
 	// An interrupted run (killed: still "running"; or stopped by
 	// --max-duration: "cancelled") with a checkpoint on the same reference
@@ -409,6 +425,9 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 			return fail(fmt.Errorf("train: reward model: %w", err))
 		}
 		rm.PolicyVersion = active.Version
+		if err := SaveRewardModel(filepath.Join(dir, "reward.gguf"), rm); err != nil {
+			return fail(err)
+		}
 		if len(heldData.Pairs)+len(heldData.Thumbs) > 0 {
 			ev, err := rm.Evaluate(ctx, heldData)
 			if err != nil {
@@ -432,6 +451,9 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	o := jc.Optim
 	if algo == "kto" && jc.KTOOptim.LR > 0 {
 		o = jc.KTOOptim
+	}
+	if algo == "rloo" && jc.RLOOOptim.LR > 0 {
+		o = jc.RLOOOptim
 	}
 	o.Seed = uint64(run.ID)
 	o.CheckpointEvery = jc.CheckpointEvery

@@ -195,8 +195,8 @@ func TestJobTrainsPromotesAndGates(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(res.Dir, "report.json")); err != nil {
 		t.Errorf("report: %v", err)
 	}
-	// The data was used: nothing new to do.
-	if _, err := RunJob(ctx, jc); !errors.Is(err, ErrNothingToDo) {
+	// Same data, same reference: nothing new to do.
+	if _, err := RunJob(ctx, strict); !errors.Is(err, ErrNothingToDo) || !strings.Contains(err.Error(), "failed its gates") {
 		t.Fatalf("no new data: %v", err)
 	}
 	// New data, loose gates: promoted, and the new policy file loads.
@@ -207,12 +207,17 @@ func TestJobTrainsPromotesAndGates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Outcome != "promoted" || res.WatermarkFrom == 0 {
+	// The rejected run's data was not consumed: this run trains on it too.
+	if res.Outcome != "promoted" || res.WatermarkFrom != 0 || res.Examples != 96 {
 		t.Fatalf("loose gates: %+v", res)
 	}
 	act, _ = st.ActivePolicy(ctx)
 	if act.Version != res.Candidate || act.ParentVersion != res.Reference {
 		t.Fatalf("active %+v after promotion of %d", act, res.Candidate)
+	}
+	// Promoted data is consumed.
+	if _, err := RunJob(ctx, jc); !errors.Is(err, ErrNothingToDo) {
+		t.Fatalf("after promotion: %v", err)
 	}
 	ld, err := LoadModel(act.Path, "")
 	if err != nil {

@@ -33,6 +33,9 @@ type LabConfig struct {
 	HeldOutFrac float64  // share of prompts held out for evaluation (default 0.2)
 	EvalSamples int      // replies per held-out prompt when evaluating (default 4)
 	BOS         int      // token prepended to prompts; −1 = none (default lm.BOS)
+	// Render turns a prompt into tokens (a chat model's template); nil =
+	// BOS + the raw text, as for base models.
+	Render      func(prompt string) []int
 	Sampler     Sampler
 	LoRA        lm.LoRAConfig
 	KTO         KTOConfig
@@ -54,21 +57,29 @@ type LabConfig struct {
 func DefaultLabConfig(algo string) LabConfig {
 	c := LabConfig{
 		Algo: algo, Ratings: 500, Rounds: 1, Seed: 1, HeldOutFrac: 0.2, EvalSamples: 4, BOS: lm.BOS,
-		Sampler:     Sampler{Temperature: 1, MaxTokens: 48, Stop: []int{lm.BOS, lm.EOS}},
-		LoRA:        lm.LoRAConfig{Rank: 8, Alpha: 16},
-		KTO:         KTOConfig{Beta: 0.1},
-		DPO:         DPOConfig{Beta: 0.1},
-		RLOO:        RLOOOptions{RLOOConfig: RLOOConfig{K: 4, Beta: 0.05, NormalizeAdvantages: true}, PromptsPerStep: 8},
-		Optim:       Optim{LR: 1e-3, Epochs: 3, BatchSize: 16, Warmup: 0.1, Steps: 60},
-		Reward:      RewardConfig{LoRA: lm.LoRAConfig{Rank: 8, Alpha: 16}},
-		RewardOptim: Optim{LR: 2e-3, Epochs: 4, BatchSize: 16, Warmup: 0.1},
+		Sampler: Sampler{Temperature: 1, MaxTokens: 48, Stop: []int{lm.BOS, lm.EOS}},
+		LoRA:    lm.LoRAConfig{Rank: 8, Alpha: 16},
+		KTO:     KTOConfig{Beta: 0.1},
+		DPO:     DPOConfig{Beta: 0.1},
+		RLOO:    RLOOOptions{RLOOConfig: RLOOConfig{K: 4, Beta: 0.1, NormalizeAdvantages: true}, PromptsPerStep: 8},
+		Optim:   Optim{LR: 1e-3, Epochs: 3, BatchSize: 16, Warmup: 0.1, Steps: 60},
+		Reward:  RewardConfig{LoRA: lm.LoRAConfig{Rank: 8, Alpha: 16}},
+		// The reward model learns to see a property anywhere in the reply
+		// only after enough steps (measured: 88 steps left it at chance,
+		// 148 at 100% held-out accuracy), whatever the data size.
+		RewardOptim: Optim{LR: 2e-3, Epochs: 4, MinSteps: 160, BatchSize: 16, Warmup: 0.1},
 	}
 	// Measured on stories260K with rule annotators (see the lab test):
 	// KTO moves the policy further per step than DPO (every rated reply
 	// pushes, two thirds of them down), so it gets a smaller step and
 	// fewer epochs to stay within the KL and LM-loss budgets.
-	if algo == "kto" {
+	// RLOO samples from the policy it trains and keeps climbing the
+	// reward model: a short run (25 steps of 8 prompts × 4 samples).
+	switch algo {
+	case "kto":
 		c.Optim.LR, c.Optim.Epochs = 5e-4, 2
+	case "rloo":
+		c.Optim.LR, c.Optim.Steps = 6e-4, 25
 	}
 	return c
 }
@@ -194,10 +205,14 @@ func RunLab(ctx context.Context, base *lm.Model, tok TextTokenizer, rater Rater,
 	var train, held []labPrompt
 	for _, p := range prompts {
 		lp := labPrompt{text: p}
-		if cfg.BOS >= 0 {
-			lp.toks = append(lp.toks, cfg.BOS)
+		if cfg.Render != nil {
+			lp.toks = cfg.Render(p)
+		} else {
+			if cfg.BOS >= 0 {
+				lp.toks = append(lp.toks, cfg.BOS)
+			}
+			lp.toks = append(lp.toks, tok.Encode(p)...)
 		}
-		lp.toks = append(lp.toks, tok.Encode(p)...)
 		if heldOut(p, cfg.HeldOutFrac) {
 			held = append(held, lp)
 		} else {

@@ -77,7 +77,7 @@ func TrainRewardModel(ctx context.Context, base *lm.Model, data RewardData, cfg 
 	// One item = one pair or one thumb; batches mix both.
 	nP := len(data.Pairs)
 	n := nP + len(data.Thumbs)
-	plan := batches(n, o.BatchSize, o.Epochs, o.Seed)
+	plan := o.plan(n)
 	var st *stepper
 	if cfg.LoRA.Rank > 0 {
 		st = newStepper(m, o, len(plan))

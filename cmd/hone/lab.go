@@ -79,6 +79,10 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	}
 	defer ld.Engine.Close()
 	cfg.BOS = ld.BOS()
+	if ld.Engine.Template != nil && ld.Engine.Template.Name() != "plain" {
+		// A chat model: prompts go through its template, as in the chat.
+		cfg.Render = func(p string) []int { return ld.PromptTokens([]rlhf.Turn{{Role: "user", Content: p}}) }
+	}
 	cfg.Sampler.Stop = ld.Stops()
 	ann, err := rlhf.StartAnnotator(*annotator, 0)
 	if err != nil {

@@ -49,7 +49,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "lr":
-			jc.KTOOptim.LR = jc.Optim.LR
+			jc.KTOOptim.LR, jc.RLOOOptim.LR = jc.Optim.LR, jc.Optim.LR
 		case "epochs":
 			jc.KTOOptim.Epochs = jc.Optim.Epochs
 		}

@@ -114,9 +114,9 @@ func (g *Generator) one() Example {
 	switch {
 	case r < 12:
 		return g.greeting()
-	case r < 42:
+	case r < 38:
 		return g.define()
-	case r < 67:
+	case r < 68:
 		return g.add()
 	case r < 80:
 		return g.instruct()
@@ -268,20 +268,29 @@ func (g *Generator) add() Example {
 			a = 1 + g.rng.IntN(9)
 		}
 		lang := g.lang()
-		var q, ans string
-		s := a + b
+		var q string
 		if lang == "en" {
 			q = fmt.Sprintf(g.pick([]string{"What is %d + %d?", "What is %d plus %d?", "Calculate %d + %d.", "%d + %d = ?", "Add %d and %d.", "How much is %d + %d?"}), a, b)
-			ans = fmt.Sprintf(g.pick([]string{"%d + %d = %d.", "The answer is %[3]d. (%[1]d + %[2]d = %[3]d)", "%d plus %d is %d."}), a, b, s)
 		} else {
 			q = fmt.Sprintf(g.pick([]string{"%d 더하기 %d는 얼마예요?", "%d + %d는?", "%d + %d = ?", "%d와 %d를 더하면?", "%d 더하기 %d는?", "%d + %d 계산해 줘."}), a, b)
-			ans = fmt.Sprintf(g.pick([]string{"%d + %d = %d입니다.", "답은 %[3]d입니다. (%[1]d + %[2]d = %[3]d)", "%d 더하기 %d는 %d예요."}), a, b, s)
 		}
 		// The split is by the pair of numbers, so held-out sums are unseen.
 		if heldOut(fmt.Sprintf("%d+%d", a, b)) == (g.opts.Split == "eval") {
-			return g.conv("add", lang, fmt.Sprint(s), q, ans)
+			return g.conv("add", lang, fmt.Sprint(a+b), q, AdditionAnswer(a, b, lang))
 		}
 	}
+}
+
+// AdditionAnswer works a two-digit sum out the way the default model is
+// taught to: tens, then ones, then their total, so that each step is a
+// one-digit fact a small model can learn. The answer is the last number.
+func AdditionAnswer(a, b int, lang string) string {
+	t, u := (a/10+b/10)*10, a%10+b%10
+	steps := fmt.Sprintf("%d + %d: %d + %d = %d, %d + %d = %d, %d + %d = %d.", a, b, a/10*10, b/10*10, t, a%10, b%10, u, t, u, a+b)
+	if lang == "ko" {
+		return fmt.Sprintf("%s 답은 %d입니다.", steps, a+b)
+	}
+	return fmt.Sprintf("%s The answer is %d.", steps, a+b)
 }
 
 // glossary is the built-in English–Korean word list for translation.
