@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hone-ai/hone/model"
 	"github.com/hone-ai/hone/model/fixtures"
 )
 
@@ -196,5 +197,39 @@ func TestExp32(t *testing.T) {
 	}
 	if exp32(-100) != 0 {
 		t.Error("exp32(-100) != 0")
+	}
+}
+
+// The engine's loader (GGUF and llama2.c, used by the commands) and this
+// package's llama2.c reader give the same float32 model.
+func TestFromEngineMatchesLlama2C(t *testing.T) {
+	mp := fixtures.Path(t, "stories260k", "stories260K.bin")
+	tp := fixtures.Path(t, "stories260k", "tok512.bin")
+	own, err := LoadLlama2C(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{mp, fixtures.Path(t, "stories260k", "stories260K-f32.gguf")} {
+		e, err := model.Load(path, model.LoadOptions{Tokenizer: tp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := FromEngine(e)
+		e.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex := Example{Tokens: []int{1, 403, 407, 261, 378, 1073 % 512, 300}, Start: 3}
+		a, _, _, err := own.LogProb(ex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _, _, err := m.LogProb(ex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(a-b) > 1e-3 {
+			t.Errorf("%s: log-prob %v, llama2.c reader %v", path, b, a)
+		}
 	}
 }
