@@ -356,7 +356,7 @@ func (s *Session) attention(sc *scratch, layer, pos0, n int, q, att []float32) {
 	nh := c.NHeads
 	workers := min(len(sc.scores), nh)
 	// Small jobs are not worth a goroutine.
-	if n*nh*(pos0+n)*c.HeadDim < 1<<14 {
+	if n*nh*(pos0+n)*c.HeadDim < 1<<18 {
 		workers = 1
 	}
 	if n > 1 {
@@ -407,15 +407,11 @@ func (s *Session) attnDecode(scores []float32, layer, pos0, h int, q, att []floa
 	qh := q[h*hd : (h+1)*hd]
 	npos := pos0 + 1
 	sc := scores[:npos]
-	for t := 0; t < npos; t++ {
-		sc[t] = kernels.Dot(qh, kl[t*kvDim+kvOff:t*kvDim+kvOff+hd]) * scale
-	}
+	last := (npos-1)*kvDim + kvOff + hd
+	kernels.MatVecStrided(sc, kl[kvOff:last], kvDim, qh)
+	kernels.Scale(sc, scale)
 	kernels.Softmax(sc)
-	o := att[h*hd : (h+1)*hd]
-	clear(o)
-	for t := 0; t < npos; t++ {
-		kernels.Axpy(sc[t], vl[t*kvDim+kvOff:t*kvDim+kvOff+hd], o)
-	}
+	kernels.MatTVecStrided(att[h*hd:(h+1)*hd], vl[kvOff:last], kvDim, sc)
 }
 
 // attnPrefill is causal attention of head h for the n batch rows at

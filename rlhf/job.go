@@ -497,7 +497,11 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 			// --max-duration: saved, resumable.
 			_ = st.FinishRun(ctx, run.ID, feedback.RunResult{Outcome: feedback.OutcomeCancelled, Error: fmt.Sprintf("stopped after --max-duration %v; the next run resumes from the checkpoint", jc.MaxDuration)})
 			res.Outcome = "cancelled"
-			res.Message = fmt.Sprintf("stopped after %v at step %d; checkpoint saved in %s; the next `hone train` resumes", jc.MaxDuration, len(hist), dir)
+			if _, err := os.Stat(ckPath); err == nil {
+				res.Message = fmt.Sprintf("stopped after %v at step %d; checkpoint saved in %s; the next `hone train` resumes", jc.MaxDuration, len(hist), dir)
+			} else {
+				res.Message = fmt.Sprintf("stopped after %v before the first training step; nothing to resume: give it more time", jc.MaxDuration)
+			}
 			res.Seconds = time.Since(start).Seconds()
 			return res, nil
 		}

@@ -305,3 +305,26 @@ func TestJobKilledResumes(t *testing.T) {
 		t.Errorf("checkpoint left after the run finished: %v", err)
 	}
 }
+
+// --max-duration stops the job cleanly: the run is recorded as cancelled
+// and the active policy is untouched.
+func TestJobMaxDuration(t *testing.T) {
+	home := t.TempDir()
+	st := openStore(t, home)
+	seedStore(t, st, 24, 0)
+	jc := smallJob(t, home, st)
+	jc.MaxDuration = time.Nanosecond
+	ctx := context.Background()
+	res, err := RunJob(ctx, jc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != "cancelled" || res.Candidate != 0 {
+		t.Fatalf("result %+v", res)
+	}
+	runs, _ := st.Runs(ctx, 0)
+	act, _ := st.ActivePolicy(ctx)
+	if len(runs) != 1 || runs[0].Outcome != feedback.OutcomeCancelled || act.Version != res.Reference || act.Algorithm != "base" {
+		t.Fatalf("runs %+v, active %+v", runs, act)
+	}
+}

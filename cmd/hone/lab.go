@@ -31,6 +31,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	out := fs.String("out", "", "directory for charts (default HOME/lab/<time>)")
 	maxTokens := fs.Int("max-tokens", 48, "reply length limit in tokens")
 	evalSamples := fs.Int("eval-samples", 4, "replies per held-out prompt when evaluating")
+	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--json] [--seed S]")
 		fs.PrintDefaults()
@@ -66,6 +67,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		return usageError("lab: --eval-samples and --max-tokens must be positive")
 	}
 	cfg.EvalSamples = *evalSamples
+	cfg.SkipRewardModel = !*withRM
 	if *promptsFile != "" {
 		ps, err := readPrompts(*promptsFile)
 		if err != nil {

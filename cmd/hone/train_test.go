@@ -115,7 +115,7 @@ func TestLabCommandJSON(t *testing.T) {
 	}
 	ann, _ := filepath.Abs("../../rlhf/testdata/approve-word.sh")
 	out, errs, code := honeAt(t, home, "lab", "-m", m, "--tokenizer", tok, "--annotator", ann+" she", "--prompts", prompts,
-		"--algo", "dpo", "--ratings", "40", "--rounds", "2", "--eval-samples", "1", "--max-tokens", "12", "--json", "--out", filepath.Join(home, "charts"))
+		"--algo", "dpo", "--ratings", "40", "--rounds", "2", "--eval-samples", "1", "--max-tokens", "12", "--reward-model=false", "--json", "--out", filepath.Join(home, "charts"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}

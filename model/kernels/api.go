@@ -5,7 +5,10 @@ package kernels
 // simd_amd64.s, or portable Go elsewhere); the plain-Go reference twins the
 // tests hold them to are in ref.go.
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // MatVec computes out[r] = Σ_c W[r,c]·x[c] for every row r of w.
 // len(x) must be w.Cols and len(out) w.Rows.
@@ -33,6 +36,39 @@ func MatMul(out []float32, w *Matrix, x []float32, n int) {
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// MatVecStrided computes out[r] = Σ_c w[r*ldw+c]·x[c] for r < len(out),
+// c < len(x): a product with a row-major F32 matrix of row stride ldw,
+// such as one head's attention scores over a KV cache. It runs on the
+// calling goroutine (it is meant for small products); it panics when w is
+// too short or ldw < len(x).
+func MatVecStrided(out, w []float32, ldw int, x []float32) {
+	checkStrided("MatVecStrided", len(out), len(x), w, ldw)
+	gemvRows(out, w, ldw, x)
+}
+
+// MatTVecStrided computes out[c] = Σ_r x[r]·w[r*ldw+c] for c < len(out),
+// r < len(x): the transposed product, such as one head's attention
+// output from its weights and the values of a KV cache. Each out element
+// accumulates over the rows in order, exactly as clearing out and calling
+// Axpy(x[r], row r, out) for every row would. It runs on the calling
+// goroutine; it panics when w is too short or ldw < len(out).
+func MatTVecStrided(out, w []float32, ldw int, x []float32) {
+	checkStrided("MatTVecStrided", len(x), len(out), w, ldw)
+	gemvT(out, w, ldw, x)
+}
+
+func checkStrided(name string, rows, cols int, w []float32, ldw int) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if ldw < cols {
+		panic(fmt.Sprintf("kernels.%s: ldw=%d < %d columns", name, ldw, cols))
+	}
+	if len(w) < (rows-1)*ldw+cols {
+		panic(fmt.Sprintf("kernels.%s: w has %d elements, needs %d (%d×%d, stride %d)", name, len(w), (rows-1)*ldw+cols, rows, cols, ldw))
+	}
 }
 
 // Dot returns Σ a[i]·b[i] over len(a) elements.

@@ -600,3 +600,65 @@ func TestMatVecLlamaCppTensors(t *testing.T) {
 		}
 	}
 }
+
+func TestMatVecStrided(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(21, 22))
+		// rows × cols within a matrix of row stride ld (attention: rows =
+		// positions, cols = head size, ld = KV width).
+		for _, tc := range []struct{ rows, cols, ld int }{
+			{1, 48, 288}, {7, 48, 288}, {33, 64, 64}, {5, 3, 9}, {4, 8, 8}, {130, 37, 100}, {3, 0, 4}, {0, 5, 5},
+		} {
+			w := randVec(rng, max(0, (tc.rows-1)*tc.ld+tc.cols), 1)
+			x := randVec(rng, tc.cols, 1)
+			got, want := make([]float32, tc.rows), make([]float32, tc.rows)
+			MatVecStrided(got, w, tc.ld, x)
+			matVecStridedRef(want, w, tc.ld, x)
+			for r := range got {
+				if !closeTo(float64(got[r]), float64(want[r]), float64(tc.cols), 1e-5, 1e-6) {
+					t.Fatalf("MatVecStrided %+v: out[%d] = %g, reference %g", tc, r, got[r], want[r])
+				}
+			}
+			// Transposed: x has one weight per row, out one value per column.
+			a := randVec(rng, tc.rows, 1)
+			gotT, wantT := make([]float32, tc.cols), make([]float32, tc.cols)
+			for i := range gotT {
+				gotT[i] = float32(math.NaN()) // must be overwritten, not read
+			}
+			MatTVecStrided(gotT, w, tc.ld, a)
+			matTVecStridedRef(wantT, w, tc.ld, a)
+			axpyT := make([]float32, tc.cols)
+			for r := range a {
+				Axpy(a[r], w[r*tc.ld:r*tc.ld+tc.cols], axpyT)
+			}
+			for c := range gotT {
+				if !closeTo(float64(gotT[c]), float64(wantT[c]), float64(tc.rows), 1e-5, 1e-6) {
+					t.Fatalf("MatTVecStrided %+v: out[%d] = %g, reference %g", tc, c, gotT[c], wantT[c])
+				}
+				if gotT[c] != axpyT[c] {
+					t.Fatalf("MatTVecStrided %+v: out[%d] = %g, Axpy sequence gives %g", tc, c, gotT[c], axpyT[c])
+				}
+			}
+		}
+	})
+}
+
+func TestStridedPanicsOnShortSlices(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    func()
+	}{
+		{"MatVecStrided", func() { MatVecStrided(make([]float32, 3), make([]float32, 2*10+7), 10, make([]float32, 8)) }},
+		{"MatVecStrided", func() { MatVecStrided(make([]float32, 2), make([]float32, 100), 4, make([]float32, 8)) }},
+		{"MatTVecStrided", func() { MatTVecStrided(make([]float32, 8), make([]float32, 2*10+7), 10, make([]float32, 3)) }},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "kernels."+tc.name) {
+					t.Fatalf("recover() = %v, want a kernels.%s panic", r, tc.name)
+				}
+			}()
+			tc.f()
+		}()
+	}
+}

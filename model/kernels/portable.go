@@ -29,6 +29,16 @@ func gemvRowsGo(out, w []float32, ldw int, x []float32) {
 	}
 }
 
+// gemvTGo accumulates each out element over the rows in order, as a
+// sequence of axpy calls would.
+func gemvTGo(out, w []float32, ldw int, x []float32) {
+	clear(out)
+	n := len(out)
+	for r, a := range x {
+		axpyGo(a, w[r*ldw:r*ldw+n], out)
+	}
+}
+
 // sgemmKernGo is the 6×16 micro-kernel in plain Go.
 func sgemmKernGo(k int, ap, bp, c []float32, ldc int, alpha, beta float32) {
 	var acc [6][16]float32

@@ -113,3 +113,19 @@ func swigluRef(out, gate, up []float32) {
 		out[i] = g / (1 + float32(math.Exp(float64(-g)))) * up[i]
 	}
 }
+
+func matVecStridedRef(out, w []float32, ldw int, x []float32) {
+	for r := range out {
+		out[r] = dotRef(w[r*ldw:r*ldw+len(x)], x)
+	}
+}
+
+func matTVecStridedRef(out, w []float32, ldw int, x []float32) {
+	for c := range out {
+		var s float64
+		for r, a := range x {
+			s += float64(a) * float64(w[r*ldw+c])
+		}
+		out[c] = float32(s)
+	}
+}

@@ -43,6 +43,9 @@ func expSubSumAVX(x *float32, n int, mx float32) float32
 func siluMulAVX(out, gate, up *float32, n int)
 
 //go:noescape
+func gemvTAVX(out *float32, w *float32, ldw int, x *float32, rows int, n int)
+
+//go:noescape
 func axpyAVX(x, y *float32, n int, a float32)
 
 //go:noescape
@@ -226,6 +229,26 @@ func axpy(a float32, x, y []float32) {
 	n8 := n &^ 7
 	axpyAVX(&x[0], &y[0], n8, a)
 	axpyGo(a, x[n8:], y[n8:])
+}
+
+// gemvT computes out[c] = Σ_r x[r]·w[r*ldw+c] for c < len(out),
+// r < len(x); the caller has checked the bounds.
+func gemvT(out, w []float32, ldw int, x []float32) {
+	rows, n := len(x), len(out)
+	if rows == 0 || n == 0 {
+		clear(out)
+		return
+	}
+	_ = w[(rows-1)*ldw+n-1] // bounds for the assembly below
+	if !hasAVX2 || n < 8 {
+		gemvTGo(out, w, ldw, x)
+		return
+	}
+	n8 := n &^ 7
+	gemvTAVX(&out[0], &w[0], ldw, &x[0], rows, n8)
+	if n8 < n {
+		gemvTGo(out[n8:], w[n8:], ldw, x)
+	}
 }
 
 func mulScale(out, x, w []float32, s float32) {

@@ -79,6 +79,7 @@ gvgroup:
 	LEAQ   (R8)(AX*1), R9
 	LEAQ   (R9)(AX*1), R10
 	LEAQ   (R10)(AX*1), R11
+	LEAQ   (R8)(AX*8), R13
 	MOVQ   n+32(FP), CX
 	XORQ   BX, BX
 	VXORPS Y0, Y0, Y0
@@ -103,10 +104,10 @@ gv16:
 	VFMADD231PS 32(R10)(BX*1), Y9, Y5
 	VFMADD231PS 0(R11)(BX*1), Y8, Y6
 	VFMADD231PS 32(R11)(BX*1), Y9, Y7
-	PREFETCHT0  1024(R8)(BX*1)
-	PREFETCHT0  1024(R9)(BX*1)
-	PREFETCHT0  1024(R10)(BX*1)
-	PREFETCHT0  1024(R11)(BX*1)
+	PREFETCHT0  0(R13)(BX*4)
+	PREFETCHT0  64(R13)(BX*4)
+	PREFETCHT0  128(R13)(BX*4)
+	PREFETCHT0  192(R13)(BX*4)
 	ADDQ        $64, BX
 	SUBQ        $16, CX
 	JMP         gv16
@@ -1329,5 +1330,71 @@ sc16loop:
 	JMP     sc16loop
 
 sc16done:
+	VZEROUPPER
+	RET
+
+// func gemvTAVX(out *float32, w *float32, ldw int, x *float32, rows int, n int)
+// out[c] = Σ_r x[r]·w[r*ldw+c] for c < n (n a multiple of 8), r < rows;
+// rows ≥ 1. Each out element accumulates in row order with FMA, like a
+// sequence of axpy calls.
+TEXT ·gemvTAVX(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DX
+	MOVQ w+8(FP), R8
+	MOVQ ldw+16(FP), AX
+	SHLQ $2, AX
+	MOVQ x+24(FP), DI
+	MOVQ rows+32(FP), R12
+	MOVQ n+40(FP), CX
+
+gt32:
+	CMPQ   CX, $32
+	JL     gt8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ   R8, SI
+	XORQ   BX, BX
+
+gt32row:
+	VBROADCASTSS (DI)(BX*4), Y8
+	VFMADD231PS  0(SI), Y8, Y0
+	VFMADD231PS  32(SI), Y8, Y1
+	VFMADD231PS  64(SI), Y8, Y2
+	VFMADD231PS  96(SI), Y8, Y3
+	ADDQ         AX, SI
+	INCQ         BX
+	CMPQ         BX, R12
+	JL           gt32row
+	VMOVUPS      Y0, 0(DX)
+	VMOVUPS      Y1, 32(DX)
+	VMOVUPS      Y2, 64(DX)
+	VMOVUPS      Y3, 96(DX)
+	ADDQ         $128, DX
+	ADDQ         $128, R8
+	SUBQ         $32, CX
+	JMP          gt32
+
+gt8:
+	CMPQ   CX, $8
+	JL     gtend
+	VXORPS Y0, Y0, Y0
+	MOVQ   R8, SI
+	XORQ   BX, BX
+
+gt8row:
+	VBROADCASTSS (DI)(BX*4), Y8
+	VFMADD231PS  0(SI), Y8, Y0
+	ADDQ         AX, SI
+	INCQ         BX
+	CMPQ         BX, R12
+	JL           gt8row
+	VMOVUPS      Y0, 0(DX)
+	ADDQ         $32, DX
+	ADDQ         $32, R8
+	SUBQ         $8, CX
+	JMP          gt8
+
+gtend:
 	VZEROUPPER
 	RET

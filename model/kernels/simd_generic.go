@@ -7,6 +7,7 @@ const hasAVX2 = false
 
 func dot(a, b []float32) float32                      { return dotGo(a, b[:len(a)]) }
 func gemvRows(out, w []float32, ldw int, x []float32) { gemvRowsGo(out, w, ldw, x) }
+func gemvT(out, w []float32, ldw int, x []float32)    { gemvTGo(out, w, ldw, x) }
 func dotQ4(w []byte, a actQ8) float32                 { return dotQ4Go(w, a.q, a.d) }
 func dotF16(w []byte, x []float32) float32            { return dotF16Go(w, x) }
 func cvtF16(dst []float32, src []byte)                { cvtF16Go(dst, src) }
