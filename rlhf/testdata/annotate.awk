@@ -1,7 +1,8 @@
 # Rule annotator for hone's annotator protocol (design.md): one JSON request
 # per input line, one JSON answer per output line, in order. POSIX awk only
 # (mawk, gawk, busybox). Variables (awk -v): rule = word|short|period,
-# arg = the word (word) or the word limit (short).
+# arg = the word (word) or the word limit (short); sum checks that the
+# reply's last number is the sum of the first two numbers of the prompt.
 #
 # The reply is taken from the request's "reply" string; JSON escapes are
 # decoded enough for the rules (\n, \t, \", \\; \uXXXX kept as text).
@@ -42,6 +43,16 @@ function esc(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); return s }
 		for (k = 1; k <= n; k++) if (w[k] != "") m++
 		if (m < arg + 0) { rating = 1; reason = m " words < " arg }
 		else reason = m " words >= " arg
+	} else if (rule == "sum") {
+		# The first two whole numbers of the first message are the addends;
+		# the reply's last whole number must be their sum.
+		q = jstr($0, "content")
+		na = 0; s = q
+		while (na < 2 && match(s, /[0-9]+/)) { ad[++na] = substr(s, RSTART, RLENGTH) + 0; s = substr(s, RSTART + RLENGTH) }
+		last = ""; s = reply
+		while (match(s, /[0-9]+/)) { last = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH) }
+		if (na == 2 && last != "" && last + 0 == ad[1] + ad[2]) { rating = 1; reason = "correct sum " last }
+		else reason = "wrong or missing sum"
 	} else if (rule == "period") {
 		sub(/[ \t]+$/, "", reply)
 		if (substr(reply, length(reply), 1) == ".") { rating = 1; reason = "ends with a period" }
