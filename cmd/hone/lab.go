@@ -31,6 +31,8 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	out := fs.String("out", "", "directory for charts (default HOME/lab/<time>)")
 	maxTokens := fs.Int("max-tokens", 48, "reply length limit in tokens")
 	evalSamples := fs.Int("eval-samples", 4, "replies per held-out prompt when evaluating")
+	lr := fs.Float64("lr", 0, "policy learning rate (default: the algorithm's, tuned on stories260K)")
+	beta := fs.Float64("beta", 0, "KL coefficient β of KTO, DPO or RLOO (default 0.1)")
 	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--json] [--seed S]")
@@ -68,6 +70,15 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	}
 	cfg.EvalSamples = *evalSamples
 	cfg.SkipRewardModel = !*withRM
+	if *lr < 0 || *beta < 0 {
+		return usageError("lab: --lr and --beta must not be negative")
+	}
+	if *lr > 0 {
+		cfg.Optim.LR = *lr
+	}
+	if *beta > 0 {
+		cfg.KTO.Beta, cfg.DPO.Beta, cfg.RLOO.Beta = *beta, *beta, *beta
+	}
 	if *promptsFile != "" {
 		ps, err := readPrompts(*promptsFile)
 		if err != nil {
