@@ -607,11 +607,12 @@ func TestCopySelectedMessage(t *testing.T) {
 }
 
 func TestModelCommandSwapsEngine(t *testing.T) {
+	stories := storiesEngine(t) // skips here, in the test goroutine, without fixtures
 	m := newTestModel(t, tinyEngine(t), nil, 80, 24)
 	var asked string
 	m.opts.LoadModel = func(_ context.Context, name string) (chat.Engine, error) {
 		asked = name
-		return storiesEngine(t), nil
+		return stories, nil
 	}
 	typeText(m, "/model stories.bin")
 	_, cmd := m.Update(keyMsg("enter"))
