@@ -402,14 +402,7 @@ func (s *Store) Siblings(ctx context.Context, messageID int64) ([]Message, error
 // RenameConversation sets a conversation's title.
 func (s *Store) RenameConversation(ctx context.Context, id int64, title string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE conversations SET title = ? WHERE id = ?`, title, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
+		return execOne(ctx, tx, `UPDATE conversations SET title = ? WHERE id = ?`, title, id)
 	})
 	if err != nil {
 		return fmt.Errorf("feedback: renaming conversation %d: %w", id, err)
@@ -423,14 +416,7 @@ func (s *Store) RenameConversation(ctx context.Context, id int64, title string) 
 // as training data either.
 func (s *Store) DeleteConversation(ctx context.Context, id int64) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM conversations WHERE id = ?`, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
+		return execOne(ctx, tx, `DELETE FROM conversations WHERE id = ?`, id)
 	})
 	if err != nil {
 		return fmt.Errorf("feedback: deleting conversation %d: %w", id, err)

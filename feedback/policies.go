@@ -264,14 +264,7 @@ func (s *Store) SetPolicyMetrics(ctx context.Context, version int64, metrics jso
 		return fmt.Errorf("feedback: metrics of policy %d: %w", version, err)
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE policies SET metrics = ? WHERE version = ?`, text, version)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
+		return execOne(ctx, tx, `UPDATE policies SET metrics = ? WHERE version = ?`, text, version)
 	})
 	if err != nil {
 		return fmt.Errorf("feedback: metrics of policy %d: %w", version, err)
@@ -327,14 +320,7 @@ func (s *Store) UpdateRun(ctx context.Context, id int64, metrics json.RawMessage
 		return fmt.Errorf("feedback: updating training run %d: %w", id, err)
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE training_runs SET metrics = ? WHERE id = ?`, text, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
+		return execOne(ctx, tx, `UPDATE training_runs SET metrics = ? WHERE id = ?`, text, id)
 	})
 	if err != nil {
 		return fmt.Errorf("feedback: updating training run %d: %w", id, err)

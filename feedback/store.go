@@ -400,3 +400,16 @@ func (s *Store) stamp(t time.Time) time.Time {
 	}
 	return t.UTC()
 }
+
+// execOne runs a statement that must change at least one row, returning
+// ErrNotFound when it changed none.
+func execOne(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
