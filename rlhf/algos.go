@@ -5,28 +5,15 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
-	"github.com/hone-ai/hone/rlhf/lm"
+	"github.com/hone-ai/hone/model/train"
 )
 
 // Seq is a prompt (with BOS when the model uses one) and a completion, in
 // tokens.
 type Seq struct {
 	Prompt, Completion []int
-}
-
-func (s Seq) example(maxLen int) lm.Example {
-	toks := make([]int, 0, len(s.Prompt)+len(s.Completion))
-	toks = append(toks, s.Prompt...)
-	toks = append(toks, s.Completion...)
-	start := len(s.Prompt)
-	if maxLen > 0 && len(toks) > maxLen {
-		toks = toks[:maxLen]
-		if start > maxLen {
-			start = maxLen
-		}
-	}
-	return lm.Example{Tokens: toks, Start: start}
 }
 
 // Unpaired is one rated completion (KTO, logistic reward loss).
@@ -127,18 +114,42 @@ func batches(n, bs, epochs int, seed uint64) [][]int {
 	return out
 }
 
-// stepper runs the optimiser for a model.
+// stepper runs the optimiser for a model's trainable parameters (its
+// adapter, or every weight when it trains its base) and, for the reward
+// model, a head beside them: one AdamW over both, with one global gradient
+// norm clipped to 1.
 type stepper struct {
-	m     *lm.Model
-	g     *lm.Grads
-	opt   *lm.AdamW
+	m     *train.Model
+	ps    train.ParamSet
+	opt   *train.AdamW
+	head  *head // nil: none
 	total int
 	o     Optim
 }
 
-func newStepper(m *lm.Model, o Optim, total int) *stepper {
-	opt := lm.NewAdamW(o.LR)
-	return &stepper{m: m, g: m.NewGrads(), opt: opt, total: total, o: o}
+// head is a reward model's scalar head: W (Dim) and B (1) as views of one
+// buffer, with its gradient and optimiser.
+type head struct {
+	data, grad []float32
+	W, B       []float32
+	opt        *train.AdamW
+}
+
+func newHead(dim int) *head {
+	h := &head{data: make([]float32, dim+1), grad: make([]float32, dim+1), opt: train.NewAdamW(0)}
+	h.W, h.B = h.data[:dim:dim], h.data[dim:]
+	return h
+}
+
+func (h *head) params() train.ParamSet {
+	return train.ParamSet{Params: h.data, Grads: h.grad, Segs: []train.Segment{{Name: "rm.head", Len: len(h.data)}}}
+}
+
+// clipNorm is the global gradient norm every step is clipped to.
+const clipNorm = 1
+
+func newStepper(m *train.Model, o Optim, total int) *stepper {
+	return &stepper{m: m, ps: m.Trainable(), opt: train.NewAdamW(0), total: total, o: o}
 }
 
 // restore loads a checkpoint into the model and the optimiser and
@@ -147,13 +158,29 @@ func (s *stepper) restore(ts *TrainState) (int, []Metrics, error) {
 	if ts == nil {
 		return s.o.StartStep, nil, nil
 	}
-	if err := s.m.SetParams(ts.Tensors); err != nil {
-		return 0, nil, fmt.Errorf("resume: %w", err)
+	if len(ts.Tensors) != len(s.ps.Segs) {
+		return 0, nil, fmt.Errorf("resume: %d saved tensors, the model trains %d", len(ts.Tensors), len(s.ps.Segs))
 	}
-	s.opt.M, s.opt.V, s.opt.Step = ts.M, ts.V, ts.AdamStep
-	if s.opt.M == nil {
-		s.opt.M, s.opt.V = map[string][]float32{}, map[string][]float32{}
+	for _, sg := range s.ps.Segs {
+		if w, ok := ts.Tensors[sg.Name]; !ok || len(w) != sg.Len {
+			return 0, nil, fmt.Errorf("resume: saved tensor %s missing or of another size", sg.Name)
+		}
 	}
+	if ts.AdamStep > 0 {
+		s.opt.M, s.opt.V = make([]float32, len(s.ps.Params)), make([]float32, len(s.ps.Params))
+	}
+	for _, sg := range s.ps.Segs {
+		copy(s.ps.Params[sg.Off:sg.Off+sg.Len], ts.Tensors[sg.Name])
+		if ts.AdamStep > 0 {
+			m, v := ts.M[sg.Name], ts.V[sg.Name]
+			if len(m) != sg.Len || len(v) != sg.Len {
+				return 0, nil, fmt.Errorf("resume: optimiser state of %s missing or of another size", sg.Name)
+			}
+			copy(s.opt.M[sg.Off:], m)
+			copy(s.opt.V[sg.Off:], v)
+		}
+	}
+	s.opt.T = ts.AdamStep
 	return ts.Step, ts.History, nil
 }
 
@@ -166,9 +193,16 @@ func (s *stepper) checkpoint(step int, hist []Metrics, force bool) error {
 	if !force && (s.o.CheckpointEvery <= 0 || step%s.o.CheckpointEvery != 0) {
 		return nil
 	}
-	ts := &TrainState{Step: step, Tensors: map[string][]float32{}, M: s.opt.M, V: s.opt.V, AdamStep: s.opt.Step, History: hist}
-	for k, v := range s.m.Params() {
-		ts.Tensors[k] = append([]float32(nil), v...)
+	ts := &TrainState{Step: step, Tensors: map[string][]float32{}, AdamStep: s.opt.T, History: hist}
+	if s.opt.M != nil {
+		ts.M, ts.V = map[string][]float32{}, map[string][]float32{}
+	}
+	for _, sg := range s.ps.Segs {
+		ts.Tensors[sg.Name] = slices.Clone(s.ps.Params[sg.Off : sg.Off+sg.Len])
+		if s.opt.M != nil {
+			ts.M[sg.Name] = slices.Clone(s.opt.M[sg.Off : sg.Off+sg.Len])
+			ts.V[sg.Name] = slices.Clone(s.opt.V[sg.Off : sg.Off+sg.Len])
+		}
 	}
 	return s.o.Checkpoint(ts)
 }
@@ -192,28 +226,53 @@ func (s *stepper) after(step, total int, m Metrics, hist []Metrics) error {
 	return s.checkpoint(step+1, hist, false)
 }
 
-// apply takes one optimiser step with the accumulated gradient.
-func (s *stepper) apply(step int, extra []lm.Tensor) float64 {
-	ts := append(s.m.Trainable(s.g), extra...)
-	n := s.opt.Update(ts, lrScale(step, s.total, s.o.Warmup))
-	s.m.Merge()
-	s.g.Zero()
-	return n
-}
+// dropoutSeed is the LoRA dropout seed of a step.
+func (s *stepper) dropoutSeed(step int) uint64 { return mix64(s.o.Seed^0xd20b, uint64(step)) }
 
-func maxLen(m *lm.Model) int { return m.Cfg.SeqLen }
-
-func examples(m *lm.Model, seqs []Seq) []lm.Example {
-	out := make([]lm.Example, len(seqs))
-	for i, s := range seqs {
-		out[i] = s.example(maxLen(m))
+// apply takes one optimiser step with the accumulated gradients (clipped
+// to a global norm of 1, which it returns before clipping) and zeroes
+// them.
+func (s *stepper) apply(step int) (float64, error) {
+	var ss float64
+	if len(s.ps.Grads) > 0 {
+		n := float64(train.GradNorm(s.ps.Grads))
+		ss += n * n
 	}
-	return out
+	if s.head != nil {
+		n := float64(train.GradNorm(s.head.grad))
+		ss += n * n
+	}
+	norm := math.Sqrt(ss)
+	if norm > clipNorm {
+		c := float32(clipNorm / norm)
+		for i := range s.ps.Grads {
+			s.ps.Grads[i] *= c
+		}
+		if s.head != nil {
+			for i := range s.head.grad {
+				s.head.grad[i] *= c
+			}
+		}
+	}
+	lr := float32(s.o.LR * lrScale(step, s.total, s.o.Warmup))
+	if len(s.ps.Params) > 0 {
+		if err := s.opt.Step(s.ps, lr); err != nil {
+			return 0, err
+		}
+		s.m.ZeroGrad()
+	}
+	if s.head != nil {
+		if err := s.head.opt.Step(s.head.params(), lr); err != nil {
+			return 0, err
+		}
+		clear(s.head.grad)
+	}
+	return norm, nil
 }
 
-// TrainKTO updates policy (LoRA over ref's weights) with KTO on rated
-// completions and returns the metrics of every step.
-func TrainKTO(ctx context.Context, policy, ref *lm.Model, data []Unpaired, cfg KTOConfig, o Optim) ([]Metrics, error) {
+// TrainKTO updates policy (an adapter over ref's weights, or a full copy)
+// with KTO on rated completions and returns the metrics of every step.
+func TrainKTO(ctx context.Context, policy, ref *train.Model, data []Unpaired, cfg KTOConfig, o Optim) ([]Metrics, error) {
 	o = o.withDefaults()
 	if len(data) < 2 {
 		return nil, fmt.Errorf("kto: %d examples, need at least 2", len(data))
@@ -231,8 +290,7 @@ func TrainKTO(ctx context.Context, policy, ref *lm.Model, data []Unpaired, cfg K
 	for i, d := range data {
 		seqs[i] = d.Seq
 	}
-	exs := examples(policy, seqs)
-	refLP, err := ref.LogProbs(ctx, exs)
+	refLP, err := seqLogProbs(ctx, ref, seqs)
 	if err != nil {
 		return nil, fmt.Errorf("kto: reference log-probs: %w", err)
 	}
@@ -240,12 +298,12 @@ func TrainKTO(ctx context.Context, policy, ref *lm.Model, data []Unpaired, cfg K
 	// example σ(i) under the prompt of example i, σ a fixed derangement,
 	// so their reference log-probabilities are computed once.
 	perm := rand.New(rand.NewPCG(o.Seed, 0x2e70)).Perm(len(data))
-	klEx := make([]lm.Example, len(data))
+	klSeqs := make([]Seq, len(data))
 	for k, i := range perm {
 		j := perm[(k+1)%len(perm)]
-		klEx[i] = Seq{Prompt: data[i].Prompt, Completion: data[j].Completion}.example(maxLen(policy))
+		klSeqs[i] = Seq{Prompt: data[i].Prompt, Completion: data[j].Completion}
 	}
-	klRef, err := ref.LogProbs(ctx, klEx)
+	klRef, err := seqLogProbs(ctx, ref, klSeqs)
 	if err != nil {
 		return nil, fmt.Errorf("kto: reference log-probs: %w", err)
 	}
@@ -262,28 +320,30 @@ func TrainKTO(ctx context.Context, policy, ref *lm.Model, data []Unpaired, cfg K
 		if ctx.Err() != nil {
 			return hist, st.stop(ctx, step, hist)
 		}
-		be := make([]lm.Example, len(b))
-		kl := make([]lm.Example, len(b))
+		be := make([]Seq, len(b))
+		kl := make([]Seq, len(b))
 		batch := KTOBatch{Ref: make([]float64, len(b)), Desirable: make([]bool, len(b)), KLRef: make([]float64, len(b))}
 		for j, i := range b {
-			be[j], kl[j] = exs[i], klEx[i]
+			be[j], kl[j] = seqs[i], klSeqs[i]
 			batch.Ref[j], batch.KLRef[j] = refLP[i], klRef[i]
 			batch.Desirable[j] = data[i].Up
 		}
-		if batch.KLPolicy, err = policy.LogProbs(ctx, kl); err != nil {
-			return hist, err
+		if batch.KLPolicy, err = seqLogProbs(ctx, policy, kl); err != nil {
+			return hist, fmt.Errorf("kto: step %d: %w", step, err)
 		}
 		var r KTOResult
-		err := policy.BackwardFunc(ctx, be, true, func(lp []float64, _ [][]float32) ([]float64, [][]float32, error) {
+		err := backprop(ctx, policy, be, true, st.dropoutSeed(step), func(lp []float64, _ [][]float32) ([]float64, [][]float32, error) {
 			batch.Policy = lp
 			var err error
 			r, err = KTOLoss(cfg, batch)
 			return r.Grad, nil, err
-		}, st.g)
+		})
 		if err != nil {
-			return hist, err
+			return hist, fmt.Errorf("kto: step %d: %w", step, err)
 		}
-		r.Metrics["grad_norm"] = st.apply(step, nil)
+		if r.Metrics["grad_norm"], err = st.apply(step); err != nil {
+			return hist, fmt.Errorf("kto: step %d: %w", step, err)
+		}
 		hist = append(hist, r.Metrics)
 		if err := st.after(step, len(plan), r.Metrics, hist); err != nil {
 			return hist, err
@@ -292,23 +352,18 @@ func TrainKTO(ctx context.Context, policy, ref *lm.Model, data []Unpaired, cfg K
 	return hist, nil
 }
 
-// TrainDPO updates policy with DPO on preference pairs.
-func TrainDPO(ctx context.Context, policy, ref *lm.Model, pairs []Pair, cfg DPOConfig, o Optim) ([]Metrics, error) {
+// TrainDPO updates policy with DPO on preference pairs. A step's pairs
+// run as one batch: its chosen completions, then its rejected ones.
+func TrainDPO(ctx context.Context, policy, ref *train.Model, pairs []Pair, cfg DPOConfig, o Optim) ([]Metrics, error) {
 	o = o.withDefaults()
 	if len(pairs) < 1 {
 		return nil, fmt.Errorf("dpo: no pairs")
 	}
-	ch := make([]lm.Example, len(pairs))
-	rj := make([]lm.Example, len(pairs))
-	for i, p := range pairs {
-		ch[i] = Seq{p.Prompt, p.Chosen}.example(maxLen(policy))
-		rj[i] = Seq{p.Prompt, p.Rejected}.example(maxLen(policy))
+	all := make([]Seq, 0, 2*len(pairs)) // chosen i at 2i, rejected at 2i+1
+	for _, p := range pairs {
+		all = append(all, Seq{p.Prompt, p.Chosen}, Seq{p.Prompt, p.Rejected})
 	}
-	refC, err := ref.LogProbs(ctx, ch)
-	if err != nil {
-		return nil, fmt.Errorf("dpo: reference log-probs: %w", err)
-	}
-	refR, err := ref.LogProbs(ctx, rj)
+	refLP, err := seqLogProbs(ctx, ref, all)
 	if err != nil {
 		return nil, fmt.Errorf("dpo: reference log-probs: %w", err)
 	}
@@ -326,57 +381,33 @@ func TrainDPO(ctx context.Context, policy, ref *lm.Model, pairs []Pair, cfg DPOC
 			return hist, st.stop(ctx, step, hist)
 		}
 		var batch DPOBatch
-		bc, br := make([]lm.Example, len(b)), make([]lm.Example, len(b))
+		seqs := make([]Seq, 2*len(b))
 		for j, i := range b {
-			bc[j], br[j] = ch[i], rj[i]
-			batch.RefChosen = append(batch.RefChosen, refC[i])
-			batch.RefRejected = append(batch.RefRejected, refR[i])
+			seqs[j], seqs[len(b)+j] = all[2*i], all[2*i+1]
+			batch.RefChosen = append(batch.RefChosen, refLP[2*i])
+			batch.RefRejected = append(batch.RefRejected, refLP[2*i+1])
 		}
 		var r DPOResult
-		err := policy.BackwardFunc(ctx, append(bc, br...), true, func(lp []float64, _ [][]float32) ([]float64, [][]float32, error) {
+		err := backprop(ctx, policy, seqs, true, st.dropoutSeed(step), func(lp []float64, _ [][]float32) ([]float64, [][]float32, error) {
 			batch.PolicyChosen, batch.PolicyRejected = lp[:len(b)], lp[len(b):]
 			var err error
 			if r, err = DPOLoss(cfg, batch); err != nil {
 				return nil, nil, err
 			}
 			return append(append([]float64(nil), r.GradChosen...), r.GradRejected...), nil, nil
-		}, st.g)
+		})
 		if err != nil {
-			return hist, err
+			return hist, fmt.Errorf("dpo: step %d: %w", step, err)
 		}
-		r.Metrics["grad_norm"] = st.apply(step, nil)
+		if r.Metrics["grad_norm"], err = st.apply(step); err != nil {
+			return hist, fmt.Errorf("dpo: step %d: %w", step, err)
+		}
 		hist = append(hist, r.Metrics)
 		if err := st.after(step, len(plan), r.Metrics, hist); err != nil {
 			return hist, err
 		}
 	}
 	return hist, nil
-}
-
-// Sampler draws completions from a model for RLOO and the lab.
-type Sampler struct {
-	Temperature float64
-	TopK        int
-	MaxTokens   int
-	Stop        []int
-}
-
-// Sample draws one completion of prompt from m.
-func (s Sampler) Sample(ctx context.Context, m *lm.Model, prompt []int, rng *rand.Rand) ([]int, error) {
-	return m.Generate(ctx, prompt, lm.Sampling{Temperature: s.Temperature, TopK: s.TopK, MaxTokens: s.MaxTokens, Stop: s.Stop}, rng)
-}
-
-// SampleMany draws one completion per prompt, in parallel, each with its
-// own generator seeded from seed and its index (deterministic).
-func (s Sampler) SampleMany(ctx context.Context, m *lm.Model, prompts [][]int, seed uint64) ([][]int, error) {
-	out := make([][]int, len(prompts))
-	err := parallelDo(ctx, len(prompts), func(i int) error {
-		rng := rand.New(rand.NewPCG(seed, uint64(i)))
-		c, err := s.Sample(ctx, m, prompts[i], rng)
-		out[i] = c
-		return err
-	})
-	return out, err
 }
 
 // RLOOOptions configures an RLOO run.
@@ -387,13 +418,16 @@ type RLOOOptions struct {
 }
 
 // TrainRLOO updates policy with RLOO: every step samples K completions
-// for PromptsPerStep prompts from the current policy, scores them with the
-// reward model and follows the leave-one-out REINFORCE gradient of
-// score − β·KL.
-func TrainRLOO(ctx context.Context, policy, ref *lm.Model, rm *RewardModel, prompts [][]int, ro RLOOOptions, o Optim) ([]Metrics, error) {
+// for PromptsPerStep prompts from the current policy (through the
+// engine), scores them with the reward model and follows the
+// leave-one-out REINFORCE gradient of score − β·KL.
+func TrainRLOO(ctx context.Context, policy, ref *train.Model, rm *RewardModel, prompts [][]int, ro RLOOOptions, o Optim) ([]Metrics, error) {
 	o = o.withDefaults()
 	if len(prompts) == 0 {
 		return nil, fmt.Errorf("rloo: no prompts")
+	}
+	if rm == nil {
+		return nil, fmt.Errorf("rloo: no reward model")
 	}
 	if ro.K < 2 {
 		ro.K = 4
@@ -425,37 +459,56 @@ func TrainRLOO(ctx context.Context, policy, ref *lm.Model, rm *RewardModel, prom
 		if ctx.Err() != nil {
 			return hist, st.stop(ctx, step, hist)
 		}
-		comps, err := ro.Sampler.SampleMany(ctx, policy, ps, o.Seed^uint64(step+1)*0x9e3779b97f4a7c15)
+		comps, err := ro.Sampler.sampleFrom(ctx, policy, ps, o.Seed^uint64(step+1)*0x9e3779b97f4a7c15)
 		if err != nil {
-			return hist, err
+			return hist, fmt.Errorf("rloo: step %d: %w", step, err)
 		}
 		seqs := make([]Seq, len(ps))
 		for i := range ps {
 			seqs[i] = Seq{ps[i], comps[i]}
 		}
-		exs := examples(policy, seqs)
 		var b RLOOBatch
-		if b.Ref, err = ref.LogProbs(ctx, exs); err != nil {
-			return hist, err
+		if b.Ref, err = seqLogProbs(ctx, ref, seqs); err != nil {
+			return hist, fmt.Errorf("rloo: step %d: reference log-probs: %w", step, err)
 		}
 		if b.Scores, err = rm.Scores(ctx, seqs); err != nil {
-			return hist, err
+			return hist, fmt.Errorf("rloo: step %d: reward: %w", step, err)
 		}
 		var r RLOOResult
-		err = policy.BackwardFunc(ctx, exs, true, func(lp []float64, _ [][]float32) ([]float64, [][]float32, error) {
+		err = backprop(ctx, policy, seqs, true, st.dropoutSeed(step), func(lp []float64, _ [][]float32) ([]float64, [][]float32, error) {
 			b.Policy = lp
 			var err error
 			r, err = RLOOLoss(ro.RLOOConfig, b)
 			return r.Grad, nil, err
-		}, st.g)
+		})
 		if err != nil {
-			return hist, err
+			return hist, fmt.Errorf("rloo: step %d: %w", step, err)
 		}
-		r.Metrics["grad_norm"] = st.apply(step, nil)
+		if r.Metrics["grad_norm"], err = st.apply(step); err != nil {
+			return hist, fmt.Errorf("rloo: step %d: %w", step, err)
+		}
 		hist = append(hist, r.Metrics)
 		if err := st.after(step, steps, r.Metrics, hist); err != nil {
 			return hist, err
 		}
 	}
 	return hist, nil
+}
+
+// NewPolicy returns a trainable policy over base: a share of base's
+// weights with a fresh LoRA adapter (lc, A drawn from seed; B zero, so
+// it starts equal to base), or with lc.Rank 0 a full copy of base that
+// trains every weight. base itself stays the frozen reference.
+func NewPolicy(base *train.Model, lc train.LoRAConfig, seed uint64) (*train.Model, error) {
+	if lc.Rank <= 0 {
+		p := base.Clone()
+		p.SetTrainBase(true)
+		return p, nil
+	}
+	p := base.Share()
+	lc.Seed = seed
+	if _, err := p.AttachLoRA(lc); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	return p, nil
 }

@@ -47,7 +47,7 @@ func BenchmarkTrainJob1000Ratings(b *testing.B) {
 			}
 		}
 		smp := Sampler{Temperature: 1, MaxTokens: 48, Stop: ld.Stops()}
-		comps, err := smp.SampleMany(ctx, ld.LM, pt, 7)
+		comps, err := smp.SampleMany(ctx, ld.Engine, pt, 7)
 		if err != nil {
 			b.Fatal(err)
 		}

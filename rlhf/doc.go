@@ -14,7 +14,18 @@
 //	RLOOLoss(RLOOConfig{K, Beta, NormalizeAdvantages}, RLOOBatch{Policy, Ref, Scores})
 //	BradleyTerryLoss(chosen, rejected), LogisticLoss(scores, up), ECE(p, y, bins)
 //
-// Training on the float32 model of rlhf/lm (LoRA over a frozen reference):
+// Training on the training core (package model/train): the policy is a
+// *train.Model with a LoRA adapter over a Share of the reference's frozen
+// weights (NewPolicy; LoRA rank 0: a full copy), the reference the base
+// itself. Sequences run as B×T batches (prompt + completion, only the
+// completion counted) — a DPO step's chosen and rejected completions in one
+// batch, an RLOO step's K samples of every prompt in one — cut into chunks
+// that bound activation memory, with losses that couple sequences computed
+// between one forward and the backward. Sampling (lab replies, RLOO
+// rollouts, the gates' held-out replies) goes through the engine
+// (train's Inference: package model's KV-cache sessions and seeded
+// sampler), replies to one prompt sharing its prefill, prompts spread
+// over the cores:
 //
 //	TrainKTO(ctx, policy, ref, []Unpaired, KTOConfig, Optim)
 //	TrainDPO(ctx, policy, ref, []Pair, DPOConfig, Optim)
@@ -22,7 +33,13 @@
 //	TrainRewardModel(ctx, base, RewardData{Pairs, Thumbs}, RewardConfig, Optim) → *RewardModel
 //	rm.Scores(ctx, seqs); rm.Evaluate(ctx, heldOut) → RewardEval{PairAccuracy, Margin, AUC, ECE}
 //	EvaluateGates(ctx, cand, ref, GateInput, GateConfig) → *Evaluation{Gates, Failed()}
+//	Sampler{Temperature, TopK, MaxTokens, Stop}.SampleMany(ctx, engine, prompts, seed)
 //
+// The reward model is a Share of the policy's backbone with its own LoRA
+// adapter and a scalar head on LastHidden (the final hidden state of the
+// last token), trained through Cotangent.Hidden; SaveRewardModel writes
+// the adapter plus rm.head.weight/rm.head.bias (train.SaveLoRAWith).
+
 // Optim carries the schedule, seeds, per-step hooks and checkpoints
 // (Resume/Checkpoint/CheckpointEvery with TrainState).
 //
@@ -39,6 +56,7 @@
 // The lab: RunLab(ctx, base, tokenizer, rater, LabConfig) → *LabResult
 // (DefaultLabConfig(algo), BuiltinPrompts()).
 //
-// Models: LoadModel(path, tokenizer) → *Loaded{Engine, LM} reads any model
-// the engine loads into float32; (*Loaded).SaveGGUF writes a policy.
+// Models: LoadModel(path, tokenizer) → *Loaded{Engine, Train} reads any
+// model the engine loads into a frozen float32 training model;
+// (*Loaded).SaveGGUF writes a policy, SaveAdapter its adapter.
 package rlhf

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/hone-ai/hone/rlhf/lm"
+	"github.com/hone-ai/hone/model/train"
 )
 
 // GateConfig bounds what a candidate policy may do before promotion.
@@ -89,7 +89,7 @@ func (e *Evaluation) Summary() string {
 
 // EvaluateGates samples held-out replies from the reference and the
 // candidate with the same seeds and checks every gate.
-func EvaluateGates(ctx context.Context, cand, ref *lm.Model, in GateInput, gc GateConfig) (*Evaluation, error) {
+func EvaluateGates(ctx context.Context, cand, ref *train.Model, in GateInput, gc GateConfig) (*Evaluation, error) {
 	def := DefaultGates()
 	if gc.MaxKL == 0 {
 		gc.MaxKL = def.MaxKL
@@ -116,8 +116,8 @@ func EvaluateGates(ctx context.Context, cand, ref *lm.Model, in GateInput, gc Ga
 		}
 	}
 	ev := &Evaluation{}
-	sample := func(m *lm.Model) ([]Seq, float64, error) {
-		comps, err := in.Sampler.SampleMany(ctx, m, ps, in.Seed^0x9a7e)
+	sample := func(m *train.Model) ([]Seq, float64, error) {
+		comps, err := in.Sampler.sampleFrom(ctx, m, ps, in.Seed^0x9a7e)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -15,7 +15,6 @@ import (
 	"github.com/hone-ai/hone/feedback"
 	"github.com/hone-ai/hone/model/fixtures"
 	"github.com/hone-ai/hone/model/train"
-	"github.com/hone-ai/hone/rlhf/lm"
 )
 
 // smallJob is a job configuration small enough for tests on two cores.
@@ -25,7 +24,7 @@ func smallJob(t *testing.T, home string, st *feedback.Store) JobConfig {
 	jc.Home, jc.Store = home, st
 	jc.BaseModel = fixtures.Path(t, "stories260k", "stories260K.bin")
 	jc.Tokenizer = fixtures.Path(t, "stories260k", "tok512.bin")
-	jc.LoRA = lm.LoRAConfig{Rank: 4, Alpha: 8}
+	jc.LoRA = train.LoRAConfig{Rank: 4, Alpha: 8}
 	jc.Optim = Optim{LR: 2e-3, Epochs: 2, BatchSize: 8}
 	jc.RewardOptim = Optim{LR: 2e-3, Epochs: 1, BatchSize: 8}
 	jc.Reward = RewardConfig{} // frozen backbone: head only

@@ -6,20 +6,17 @@ import (
 	"testing"
 
 	"github.com/hone-ai/hone/model/fixtures"
-	"github.com/hone-ai/hone/rlhf/lm"
+	"github.com/hone-ai/hone/model/train"
 )
 
-func storiesModel(t *testing.T) (*lm.Model, *lm.Tokenizer) {
+func storiesModel(t *testing.T) (*train.Model, TextTokenizer) {
 	t.Helper()
-	m, err := lm.LoadLlama2C(fixtures.Path(t, "stories260k", "stories260K.bin"))
+	ld, err := LoadModel(fixtures.Path(t, "stories260k", "stories260K.bin"), fixtures.Path(t, "stories260k", "tok512.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := lm.LoadTokenizer(fixtures.Path(t, "stories260k", "tok512.bin"), m.Cfg.Vocab)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, tok
+	t.Cleanup(func() { ld.Engine.Close() })
+	return ld.Train, ld.Tok()
 }
 
 // TestLabRaisesApproval is issue 6's acceptance 1 and 2 on stories260K

@@ -8,14 +8,14 @@ import (
 	"github.com/hone-ai/hone/model"
 	"github.com/hone-ai/hone/model/template"
 	"github.com/hone-ai/hone/model/train"
-	"github.com/hone-ai/hone/rlhf/lm"
 )
 
 // Loaded is a policy model: the engine's model (vocabulary, template,
-// saving) and its float32 trainable copy.
+// saving) and its float32 training copy (package train), whose base is
+// frozen: policies and reward models train adapters over Shares of it.
 type Loaded struct {
 	Engine *model.Model
-	LM     *lm.Model
+	Train  *train.Model
 }
 
 // LoadModel loads a GGUF or llama2.c model (tokenizer: the llama2.c
@@ -26,13 +26,16 @@ func LoadModel(path, tokenizer string) (*Loaded, error) {
 		return nil, err
 	}
 	if e.Tok == nil {
+		e.Close()
 		return nil, fmt.Errorf("%s: the model has no tokenizer (give --tokenizer)", path)
 	}
-	m, err := lm.FromEngine(e)
+	m, err := train.FromWeights(e.Config, &e.Weights)
 	if err != nil {
+		e.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &Loaded{Engine: e, LM: m}, nil
+	m.SetTrainBase(false) // the frozen base: no gradient buffer
+	return &Loaded{Engine: e, Train: m}, nil
 }
 
 // Tok is the model's tokenizer.
@@ -74,17 +77,14 @@ func (l *Loaded) PromptTokens(turns []Turn) []int {
 	return append(toks, l.Engine.Tok.EncodeSpecial(text)...)
 }
 
-// SaveGGUF writes m's merged weights as a whole-model GGUF (F32, with the
-// engine model's vocabulary and metadata) atomically at path.
-func (l *Loaded) SaveGGUF(path string, m *lm.Model, name string) error {
+// SaveGGUF writes what m computes (its adapter merged) as a whole-model
+// GGUF (F32, with the engine model's vocabulary and metadata) atomically
+// at path.
+func (l *Loaded) SaveGGUF(path string, m *train.Model, name string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("save policy %s: %w", path, err)
 	}
-	tm, err := train.FromWeights(l.Engine.Config, m.EngineWeights())
-	if err != nil {
-		return fmt.Errorf("save policy %s: %w", path, err)
-	}
-	if err := train.SaveGGUF(path, tm, l.Engine, model.SaveOptions{Name: name}); err != nil {
+	if err := train.SaveGGUF(path, m, l.Engine, model.SaveOptions{Name: name}); err != nil {
 		return fmt.Errorf("save policy %s: %w", path, err)
 	}
 	return nil

@@ -4,18 +4,16 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"runtime"
 	"sort"
-	"sync"
 
-	"github.com/hone-ai/hone/rlhf/lm"
+	"github.com/hone-ai/hone/model/train"
 )
 
-// RewardModel scores a completion: the policy's backbone (with its own
-// LoRA adapters, the base frozen) and a scalar head on the last token's
-// final hidden state.
+// RewardModel scores a completion: the policy's backbone (a share of its
+// weights with the reward model's own LoRA adapter; the base frozen) and a
+// scalar head on the final hidden state of the last token.
 type RewardModel struct {
-	Model *lm.Model
+	Model *train.Model
 	W     []float32 // head weights, Dim
 	B     []float32 // head bias, 1 value
 	// PolicyVersion is the version of the policy whose backbone this
@@ -25,7 +23,7 @@ type RewardModel struct {
 
 // Scores returns the reward of each sequence.
 func (rm *RewardModel) Scores(ctx context.Context, seqs []Seq) ([]float64, error) {
-	h, err := rm.Model.Hidden(ctx, examples(rm.Model, seqs))
+	h, err := lastHidden(ctx, rm.Model, seqs)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +44,7 @@ func (rm *RewardModel) score(h []float32) float64 {
 
 // RewardConfig configures reward-model training.
 type RewardConfig struct {
-	LoRA lm.LoRAConfig // Rank 0 = frozen backbone (only the head trains)
+	LoRA train.LoRAConfig // Rank 0 = frozen backbone (only the head trains)
 }
 
 // RewardData is what the reward model learns from: pairs (Bradley–Terry)
@@ -56,34 +54,31 @@ type RewardData struct {
 	Thumbs []Unpaired
 }
 
-// TrainRewardModel trains a reward model on base's backbone and returns
-// it with the metrics of every step.
-func TrainRewardModel(ctx context.Context, base *lm.Model, data RewardData, cfg RewardConfig, o Optim) (*RewardModel, []Metrics, error) {
+// TrainRewardModel trains a reward model on base's backbone (base is not
+// changed) and returns it with the metrics of every step.
+func TrainRewardModel(ctx context.Context, base *train.Model, data RewardData, cfg RewardConfig, o Optim) (*RewardModel, []Metrics, error) {
 	o = o.withDefaults()
 	if len(data.Pairs)+len(data.Thumbs) == 0 {
 		return nil, nil, fmt.Errorf("reward model: no pairs and no rated examples")
 	}
-	m := base
+	m := base.Share()
 	if cfg.LoRA.Rank > 0 {
-		var err error
-		if m, err = base.WithLoRA(cfg.LoRA, o.Seed^0x7e3d); err != nil {
-			return nil, nil, err
+		lc := cfg.LoRA
+		lc.Seed = o.Seed ^ 0x7e3d
+		if _, err := m.AttachLoRA(lc); err != nil {
+			return nil, nil, fmt.Errorf("reward model: %w", err)
 		}
 	}
-	D := base.Cfg.Dim
-	rm := &RewardModel{Model: m, W: make([]float32, D), B: make([]float32, 1)}
-	gw, gb := make([]float32, D), make([]float32, 1)
-	head := []lm.Tensor{{Name: "rm.head.weight", W: rm.W, G: gw}, {Name: "rm.head.bias", W: rm.B, G: gb}}
+	D := base.Config.Dim
+	hd := newHead(D)
+	rm := &RewardModel{Model: m, W: hd.W, B: hd.B}
+	gw, gb := hd.grad[:D], hd.grad[D:]
 	// One item = one pair or one thumb; batches mix both.
 	nP := len(data.Pairs)
 	n := nP + len(data.Thumbs)
 	plan := o.plan(n)
-	var st *stepper
-	if cfg.LoRA.Rank > 0 {
-		st = newStepper(m, o, len(plan))
-	} else {
-		st = &stepper{m: m, opt: lm.NewAdamW(o.LR), total: len(plan), o: o}
-	}
+	st := newStepper(m, o, len(plan))
+	st.head = hd
 	var hist []Metrics
 	for step, b := range plan {
 		if step < o.StartStep {
@@ -106,7 +101,6 @@ func TrainRewardModel(ctx context.Context, base *lm.Model, data RewardData, cfg 
 				seqs = append(seqs, data.Thumbs[i-nP].Seq)
 			}
 		}
-		exs := examples(m, seqs)
 		met := Metrics{}
 		// lossGrads computes the batch loss from the last hidden states and
 		// returns ∂L/∂h per sequence (the head's gradients accumulate).
@@ -163,28 +157,26 @@ func TrainRewardModel(ctx context.Context, base *lm.Model, data RewardData, cfg 
 			return dh, nil
 		}
 		if cfg.LoRA.Rank > 0 {
-			err := m.BackwardFunc(ctx, exs, false, func(_ []float64, hs [][]float32) ([]float64, [][]float32, error) {
+			err := backprop(ctx, m, seqs, false, st.dropoutSeed(step), func(_ []float64, hs [][]float32) ([]float64, [][]float32, error) {
 				dh, err := lossGrads(hs)
 				return make([]float64, len(hs)), dh, err
-			}, st.g)
+			})
 			if err != nil {
-				return rm, hist, err
+				return rm, hist, fmt.Errorf("reward model: step %d: %w", step, err)
 			}
-			met["grad_norm"] = st.apply(step, head)
 		} else {
-			hs, err := m.Hidden(ctx, exs)
+			hs, err := lastHidden(ctx, m, seqs)
 			if err != nil {
-				return rm, hist, err
+				return rm, hist, fmt.Errorf("reward model: step %d: %w", step, err)
 			}
 			if _, err := lossGrads(hs); err != nil {
-				return rm, hist, err
+				return rm, hist, fmt.Errorf("reward model: step %d: %w", step, err)
 			}
-			met["grad_norm"] = st.opt.Update(head, lrScale(step, st.total, o.Warmup))
 		}
-		for i := range gw {
-			gw[i] = 0
+		var err error
+		if met["grad_norm"], err = st.apply(step); err != nil {
+			return rm, hist, fmt.Errorf("reward model: step %d: %w", step, err)
 		}
-		gb[0] = 0
 		hist = append(hist, met)
 		if o.OnStep != nil {
 			if err := o.OnStep(step, len(plan), met); err != nil {
@@ -283,45 +275,6 @@ func auc(s []float64, up []bool) float64 {
 		return math.NaN()
 	}
 	return (rankSum - nUp*(nUp+1)/2) / (nUp * nDown)
-}
-
-// parallelDo runs fn(i) for i in [0, n) on GOMAXPROCS goroutines.
-func parallelDo(ctx context.Context, n int, fn func(i int) error) error {
-	nw := min(runtime.GOMAXPROCS(0), n)
-	if nw < 1 {
-		return nil
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	next := make(chan int)
-	for w := 0; w < nw; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := fn(i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-	return ctx.Err()
 }
 
 // String is the one-line summary the commands print.

@@ -120,7 +120,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stderr, "\r\033[K%-7s %s %d/%d  loss %.4f", phase, bar(step+1, total, 24), step+1, total, m["loss"])
 		}
 	}
-	res, err := rlhf.RunLab(ctx, ld.LM, ld.Tok(), ann, cfg)
+	res, err := rlhf.RunLab(ctx, ld.Train, ld.Tok(), ann, cfg)
 	if term {
 		fmt.Fprint(e.stderr, "\r\033[K")
 	}

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"encoding/binary"
 	"math"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/hone-ai/hone/model"
 	"github.com/hone-ai/hone/model/fixtures"
 	"github.com/hone-ai/hone/model/ggml"
+	"github.com/hone-ai/hone/model/gguf"
 )
 
 func loadStories(t *testing.T) *model.Model {
@@ -225,4 +227,82 @@ func TestFromQuantizedWeights(t *testing.T) {
 			}
 		})
 	}
+}
+
+// SaveLoRAWith writes the extras beside the adapter (LoadLoRA still reads
+// the adapter), and with no adapter only the extras.
+func TestSaveLoRAWithExtras(t *testing.T) {
+	cfg := smallConfig()
+	m, err := NewRandom(cfg, true, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr, err := m.AttachLoRA(LoRAConfig{Rank: 2, Alpha: 4, Targets: []string{"q", "down"}, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range lr.data {
+		lr.data[i] = float32(i%7) * 0.01
+	}
+	head := []float32{0.5, -1, 2}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rm.gguf")
+	ex := AdapterExtras{Meta: map[string]any{"hone.reward.policy_version": int64(3)}, Tensors: map[string][]float32{"rm.head.bias": {0.25}, "rm.head.weight": head}}
+	if err := SaveLoRAWith(path, lr, "rm", ex); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadLoRA(path, m.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slicesEqual(back.data, lr.data) {
+		t.Error("adapter saved with extras does not read back equal")
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if v, ok := f.Int("hone.reward.policy_version"); !ok || v != 3 {
+		t.Errorf("hone.reward.policy_version = %v %v, want 3", v, ok)
+	}
+	ti, ok := f.Tensor("rm.head.weight")
+	if !ok || len(ti.Dims) != 1 || ti.Dims[0] != 3 {
+		t.Fatalf("rm.head.weight: %+v %v", ti, ok)
+	}
+	got := make([]float32, 3)
+	if err := readVector(f, ti, got); err != nil || !slicesEqual(got, head) {
+		t.Errorf("rm.head.weight = %v (%v), want %v", got, err, head)
+	}
+	// Without an adapter: only the extras, and LoadLoRA refuses the file.
+	p2 := filepath.Join(dir, "head.gguf")
+	if err := SaveLoRAWith(p2, nil, "head", ex); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadLoRA(p2, m.Config); err == nil {
+		t.Error("LoadLoRA read a file without an adapter")
+	}
+}
+
+func slicesEqual(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func readVector(f *gguf.File, ti *gguf.TensorInfo, dst []float32) error {
+	data, err := f.Data(ti)
+	if err != nil {
+		return err
+	}
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+	}
+	return nil
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -65,15 +67,10 @@ func (m *Model) MergedWeights() *model.Weights {
 // base's tokenizer, vocabulary and chat template. Its weights view m's
 // parameters: keep m unchanged while using it, or Clone first.
 func (m *Model) Inference(base *model.Model) (*model.Model, error) {
-	cfg := m.Config
-	// NewRandom builds the engine's derived tables for cfg; its random
-	// weights are replaced at once.
-	small := cfg
-	e, err := model.NewRandom(small, ggml.F32, 0)
+	e, err := model.New(m.Config, *m.MergedWeights())
 	if err != nil {
 		return nil, fmt.Errorf("train: inference model: %w", err)
 	}
-	e.Weights = *m.MergedWeights()
 	if base != nil {
 		e.Tok, e.Vocab, e.Template, e.ChatTemplate = base.Tok, base.Vocab, base.Template, base.ChatTemplate
 		e.Path, e.Format = base.Path, base.Format
@@ -112,28 +109,57 @@ func f32bytes(x []float32) []byte {
 // blk.N.<name>.weight.lora_a (ggml dims {in, rank}) and .lora_b (ggml
 // dims {rank, out}), F32, atomically.
 func SaveLoRA(path string, lr *LoRA, name string) error {
+	if lr == nil {
+		return fmt.Errorf("train: save lora %s: no adapter", path)
+	}
+	return SaveLoRAWith(path, lr, name, AdapterExtras{})
+}
+
+// AdapterExtras are written beside an adapter by SaveLoRAWith: metadata
+// keys and named one-dimensional F32 tensors (a reward model's head, say).
+// LoadLoRA ignores them.
+type AdapterExtras struct {
+	Meta    map[string]any
+	Tensors map[string][]float32
+}
+
+// SaveLoRAWith is SaveLoRA plus extras, in name order. lr may be nil: the
+// file then holds only the extras (general.type "adapter", no
+// adapter.type), e.g. a head over a frozen model.
+func SaveLoRAWith(path string, lr *LoRA, name string, ex AdapterExtras) error {
 	w := gguf.NewWriter()
 	w.Set("general.architecture", "llama")
 	w.Set("general.type", "adapter")
 	if name != "" {
 		w.Set("general.name", name)
 	}
-	w.Set("adapter.type", "lora")
-	w.Set("adapter.lora.alpha", lr.Config.Alpha)
-	w.Set("hone.lora.dropout", lr.Config.Dropout)
-	r := uint64(lr.Config.Rank)
-	for l := range lr.Layers {
-		for t, lt := range lr.Layers[l] {
-			if lt == nil {
-				continue
+	for _, k := range slices.Sorted(maps.Keys(ex.Meta)) {
+		w.Set(k, ex.Meta[k])
+	}
+	if lr != nil {
+		w.Set("adapter.type", "lora")
+		w.Set("adapter.lora.alpha", lr.Config.Alpha)
+		w.Set("hone.lora.dropout", lr.Config.Dropout)
+		r := uint64(lr.Config.Rank)
+		for l := range lr.Layers {
+			for t, lt := range lr.Layers[l] {
+				if lt == nil {
+					continue
+				}
+				base := fmt.Sprintf("blk.%d.%s.weight", l, ggufNames[t])
+				if err := w.AddTensor(base+".lora_a", ggml.F32, []uint64{uint64(lt.In), r}, f32bytes(lt.A)); err != nil {
+					return fmt.Errorf("train: save lora %s: %w", path, err)
+				}
+				if err := w.AddTensor(base+".lora_b", ggml.F32, []uint64{r, uint64(lt.Out)}, f32bytes(lt.B)); err != nil {
+					return fmt.Errorf("train: save lora %s: %w", path, err)
+				}
 			}
-			base := fmt.Sprintf("blk.%d.%s.weight", l, ggufNames[t])
-			if err := w.AddTensor(base+".lora_a", ggml.F32, []uint64{uint64(lt.In), r}, f32bytes(lt.A)); err != nil {
-				return fmt.Errorf("train: save lora %s: %w", path, err)
-			}
-			if err := w.AddTensor(base+".lora_b", ggml.F32, []uint64{r, uint64(lt.Out)}, f32bytes(lt.B)); err != nil {
-				return fmt.Errorf("train: save lora %s: %w", path, err)
-			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(ex.Tensors)) {
+		v := ex.Tensors[k]
+		if err := w.AddTensor(k, ggml.F32, []uint64{uint64(len(v))}, f32bytes(v)); err != nil {
+			return fmt.Errorf("train: save lora %s: tensor %s: %w", path, k, err)
 		}
 	}
 	if err := w.WriteFile(path); err != nil {
