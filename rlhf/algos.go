@@ -2,6 +2,7 @@ package rlhf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -52,7 +53,21 @@ type Optim struct {
 	// the context ends training early.
 	Checkpoint      func(*TrainState) error
 	CheckpointEvery int
+	// Guard, when set, is asked every GuardEvery steps (default: a
+	// twentieth of the run) and after the last whether the policy is still
+	// within its budget — e.g. its language-model loss on the training
+	// replies (not the held-out ones) up at most so much. At the first
+	// check that fails, training stops and the trainable parameters go
+	// back to where the last passing check (or the start) left them: the
+	// run moves the policy as far as the data asks but no further than the
+	// budget, like a PPO target_kl early stop.
+	Guard      func(ctx context.Context, step int) (ok bool, err error)
+	GuardEvery int
 }
+
+// errOverBudget stops a training loop at a failed Guard check; the loop
+// returns normally with the parameters rolled back.
+var errOverBudget = errors.New("rlhf: over budget")
 
 // TrainState is what a checkpoint holds: the step reached, the trainable
 // tensors, the optimiser's moments and the metrics so far.
@@ -125,6 +140,8 @@ type stepper struct {
 	head  *head // nil: none
 	total int
 	o     Optim
+	// safe holds the trainable parameters at the last passing Guard check.
+	safe []float32
 }
 
 // head is a reward model's scalar head: W (Dim) and B (1) as views of one
@@ -155,6 +172,9 @@ func newStepper(m *train.Model, o Optim, total int) *stepper {
 // restore loads a checkpoint into the model and the optimiser and
 // returns the step to continue from and the metrics so far.
 func (s *stepper) restore(ts *TrainState) (int, []Metrics, error) {
+	if s.o.Guard != nil {
+		defer func() { s.safe = append(s.safe[:0], s.ps.Params...) }()
+	}
 	if ts == nil {
 		return s.o.StartStep, nil, nil
 	}
@@ -216,14 +236,54 @@ func (s *stepper) stop(ctx context.Context, step int, hist []Metrics) error {
 	return ctx.Err()
 }
 
-// after runs the per-step hooks: progress and periodic checkpoints.
-func (s *stepper) after(step, total int, m Metrics, hist []Metrics) error {
+// after runs the per-step hooks: progress, periodic checkpoints and the
+// budget guard (errOverBudget: stop, parameters rolled back).
+func (s *stepper) after(ctx context.Context, step, total int, m Metrics, hist []Metrics) error {
 	if s.o.OnStep != nil {
 		if err := s.o.OnStep(step, total, m); err != nil {
 			return err
 		}
 	}
-	return s.checkpoint(step+1, hist, false)
+	if err := s.checkpoint(step+1, hist, false); err != nil {
+		return err
+	}
+	return s.guard(ctx, step+1, total, m)
+}
+
+// guard runs the budget check after done steps when one is due.
+func (s *stepper) guard(ctx context.Context, done, total int, m Metrics) error {
+	if s.o.Guard == nil {
+		return nil
+	}
+	every := s.o.GuardEvery
+	if every <= 0 {
+		every = max(1, total/20)
+	}
+	if done%every != 0 && done != total {
+		return nil
+	}
+	ok, err := s.o.Guard(ctx, done)
+	if err != nil {
+		return fmt.Errorf("budget check after step %d: %w", done, err)
+	}
+	if ok {
+		s.safe = append(s.safe[:0], s.ps.Params...)
+		return nil
+	}
+	copy(s.ps.Params, s.safe)
+	if m != nil {
+		m["budget/stopped_at"] = float64(done)
+	}
+	return errOverBudget
+}
+
+// over reports whether a training loop ended at a failed budget check
+// (and returns the error to pass on otherwise).
+func over(err error) error {
+	if errors.Is(err, errOverBudget) {
+		return nil
+	}
+	return err
 }
 
 // dropoutSeed is the LoRA dropout seed of a step.
@@ -345,8 +405,8 @@ func TrainKTO(ctx context.Context, policy, ref *train.Model, data []Unpaired, cf
 			return hist, fmt.Errorf("kto: step %d: %w", step, err)
 		}
 		hist = append(hist, r.Metrics)
-		if err := st.after(step, len(plan), r.Metrics, hist); err != nil {
-			return hist, err
+		if err := st.after(ctx, step, len(plan), r.Metrics, hist); err != nil {
+			return hist, over(err)
 		}
 	}
 	return hist, nil
@@ -386,6 +446,7 @@ func TrainDPO(ctx context.Context, policy, ref *train.Model, pairs []Pair, cfg D
 			seqs[j], seqs[len(b)+j] = all[2*i], all[2*i+1]
 			batch.RefChosen = append(batch.RefChosen, refLP[2*i])
 			batch.RefRejected = append(batch.RefRejected, refLP[2*i+1])
+			batch.ChosenTokens = append(batch.ChosenTokens, len(all[2*i].Completion))
 		}
 		var r DPOResult
 		err := backprop(ctx, policy, seqs, true, st.dropoutSeed(step), func(lp []float64, _ [][]float32) ([]float64, [][]float32, error) {
@@ -403,8 +464,8 @@ func TrainDPO(ctx context.Context, policy, ref *train.Model, pairs []Pair, cfg D
 			return hist, fmt.Errorf("dpo: step %d: %w", step, err)
 		}
 		hist = append(hist, r.Metrics)
-		if err := st.after(step, len(plan), r.Metrics, hist); err != nil {
-			return hist, err
+		if err := st.after(ctx, step, len(plan), r.Metrics, hist); err != nil {
+			return hist, over(err)
 		}
 	}
 	return hist, nil
@@ -488,8 +549,8 @@ func TrainRLOO(ctx context.Context, policy, ref *train.Model, rm *RewardModel, p
 			return hist, fmt.Errorf("rloo: step %d: %w", step, err)
 		}
 		hist = append(hist, r.Metrics)
-		if err := st.after(step, steps, r.Metrics, hist); err != nil {
-			return hist, err
+		if err := st.after(ctx, step, steps, r.Metrics, hist); err != nil {
+			return hist, over(err)
 		}
 	}
 	return hist, nil

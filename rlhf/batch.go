@@ -140,8 +140,22 @@ func lastHidden(ctx context.Context, m *train.Model, seqs []Seq) ([][]float32, e
 	return out, err
 }
 
-// lmLoss is the mean per-token negative log-likelihood of the completions.
+// lmLoss is the language-model loss of held-out text: the mean per-token
+// negative log-likelihood of every token of each sequence (prompt and
+// completion, as one document) after its first. The prompt counts:
+// a language model's loss on a text is over all of it, and that is what
+// shows damage to the model's language rather than only the shift of its
+// replies that the KL already measures.
 func lmLoss(ctx context.Context, m *train.Model, seqs []Seq) (float64, error) {
+	docs := make([]Seq, 0, len(seqs))
+	for _, s := range seqs {
+		all := append(append(make([]int, 0, len(s.Prompt)+len(s.Completion)), s.Prompt...), s.Completion...)
+		if len(all) < 2 {
+			continue
+		}
+		docs = append(docs, Seq{Prompt: all[:1], Completion: all[1:]})
+	}
+	seqs = docs
 	var nll, n float64
 	err := forEachChunk(ctx, m, seqs, true, func(_ []int, b *train.Batch) error {
 		for _, lp := range m.SeqLogProbs() {
@@ -158,7 +172,7 @@ func lmLoss(ctx context.Context, m *train.Model, seqs []Seq) (float64, error) {
 		return 0, err
 	}
 	if n == 0 {
-		return 0, errors.New("lm loss: no completion tokens")
+		return 0, errors.New("lm loss: no text")
 	}
 	return nll / n, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hone-ai/hone/feedback"
+	"github.com/hone-ai/hone/model/defaultmodel"
 	"github.com/hone-ai/hone/model/fixtures"
 )
 
@@ -20,6 +21,25 @@ import (
 func BenchmarkTrainJob1000Ratings(b *testing.B) {
 	mp := fixtures.Path(b, "stories260k", "stories260K.bin")
 	tp := fixtures.Path(b, "stories260k", "tok512.bin")
+	benchJob(b, mp, tp, BuiltinPrompts(), 48, script("approve-word.sh", "big"))
+}
+
+// BenchmarkTrainJob1000RatingsDefault is the same on the embedded default
+// model (the policy a fresh install trains): the built-in chat prompts,
+// 128-token replies, rated by the "ends with a period" rule annotator.
+func BenchmarkTrainJob1000RatingsDefault(b *testing.B) {
+	mp := filepath.Join(b.TempDir(), "default.gguf")
+	if err := defaultmodel.Install(mp); err != nil {
+		b.Fatal(err)
+	}
+	ps, err := BuiltinChatPrompts(240)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchJob(b, mp, "", ps, 128, script("approve-period.sh"))
+}
+
+func benchJob(b *testing.B, mp, tp string, prompts []string, maxTokens int, annotator string) {
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -32,11 +52,10 @@ func BenchmarkTrainJob1000Ratings(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ann, err := StartAnnotator(script("approve-word.sh", "big"), 0)
+		ann, err := StartAnnotator(annotator, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
-		prompts := BuiltinPrompts()
 		var pt [][]int
 		var texts []string
 		for k := 0; k < 500; k++ {
@@ -46,7 +65,7 @@ func BenchmarkTrainJob1000Ratings(b *testing.B) {
 				texts = append(texts, p)
 			}
 		}
-		smp := Sampler{Temperature: 1, MaxTokens: 48, Stop: ld.Stops()}
+		smp := Sampler{Temperature: 1, MaxTokens: maxTokens, Stop: ld.Stops()}
 		comps, err := smp.SampleMany(ctx, ld.Engine, pt, 7)
 		if err != nil {
 			b.Fatal(err)

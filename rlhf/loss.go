@@ -38,6 +38,12 @@ func sigmoid(x float64) float64 {
 type DPOConfig struct {
 	Beta           float64 // β: strength of the implicit KL constraint (TRL default 0.1)
 	LabelSmoothing float64 // ε in [0, 0.5): conservative DPO / robust to label noise
+	// RPOAlpha weighs a negative log-likelihood term on the chosen
+	// completions (TRL's rpo_alpha; 0 = off): mean NLL per chosen token.
+	// Plain DPO lowers the likelihood of chosen replies along with the
+	// rejected ones; this keeps the approved replies likely, so the policy
+	// moves toward them rather than just away from the rest.
+	RPOAlpha float64
 }
 
 // DPOBatch is a batch of preference pairs: policy and reference sequence
@@ -45,6 +51,9 @@ type DPOConfig struct {
 type DPOBatch struct {
 	PolicyChosen, PolicyRejected []float64
 	RefChosen, RefRejected       []float64
+	// ChosenTokens are the chosen completions' lengths (needed only
+	// with RPOAlpha).
+	ChosenTokens []int
 }
 
 // DPOResult is DPO's loss with its gradients with respect to the policy
@@ -95,6 +104,25 @@ func DPOLoss(cfg DPOConfig, b DPOBatch) (DPOResult, error) {
 		}
 	}
 	r.Loss /= float64(n)
+	var nll float64
+	if a := cfg.RPOAlpha; a != 0 {
+		if len(b.ChosenTokens) != n {
+			return DPOResult{}, fmt.Errorf("dpo: rpo_alpha needs the %d chosen lengths, got %d", n, len(b.ChosenTokens))
+		}
+		tokens := 0
+		for _, t := range b.ChosenTokens {
+			tokens += t
+		}
+		if tokens == 0 {
+			return DPOResult{}, fmt.Errorf("dpo: rpo_alpha: the chosen completions are empty")
+		}
+		for i := 0; i < n; i++ {
+			nll -= b.PolicyChosen[i]
+			r.GradChosen[i] -= a / float64(tokens)
+		}
+		nll /= float64(tokens)
+		r.Loss += a * nll
+	}
 	r.Metrics = Metrics{
 		"loss":               r.Loss,
 		"rewards/chosen":     stat.Mean(chosenR, nil),
@@ -103,6 +131,9 @@ func DPOLoss(cfg DPOConfig, b DPOBatch) (DPOResult, error) {
 		"rewards/accuracies": acc / float64(n),
 		"logps/chosen":       stat.Mean(b.PolicyChosen, nil),
 		"logps/rejected":     stat.Mean(b.PolicyRejected, nil),
+	}
+	if cfg.RPOAlpha != 0 {
+		r.Metrics["nll_loss"] = nll
 	}
 	return r, nil
 }

@@ -1,6 +1,7 @@
 package rlhf
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -50,21 +51,26 @@ func TestLossGradientsMatchFiniteDifferences(t *testing.T) {
 		return v
 	}
 	const n = 6
-	t.Run("dpo", func(t *testing.T) {
-		b := DPOBatch{PolicyChosen: randv(n), PolicyRejected: randv(n), RefChosen: randv(n), RefRejected: randv(n)}
-		cfg := DPOConfig{Beta: 0.3, LabelSmoothing: 0.1}
-		r, _ := DPOLoss(cfg, b)
-		for i := 0; i < n; i++ {
-			fc := func(x []float64) float64 { b.PolicyChosen = x; r, _ := DPOLoss(cfg, b); return r.Loss }
-			if g := numGrad(fc, b.PolicyChosen, i); !near(r.GradChosen[i], g, 1e-5) {
-				t.Errorf("chosen[%d]: %v vs numeric %v", i, r.GradChosen[i], g)
+	for _, cfg := range []DPOConfig{{Beta: 0.3, LabelSmoothing: 0.1}, {Beta: 0.2, RPOAlpha: 0.7}} {
+		t.Run(fmt.Sprintf("dpo%+v", cfg), func(t *testing.T) {
+			b := DPOBatch{PolicyChosen: randv(n), PolicyRejected: randv(n), RefChosen: randv(n), RefRejected: randv(n),
+				ChosenTokens: []int{3, 9, 1, 14, 6, 2}}
+			r, err := DPOLoss(cfg, b)
+			if err != nil {
+				t.Fatal(err)
 			}
-			fr := func(x []float64) float64 { b.PolicyRejected = x; r, _ := DPOLoss(cfg, b); return r.Loss }
-			if g := numGrad(fr, b.PolicyRejected, i); !near(r.GradRejected[i], g, 1e-5) {
-				t.Errorf("rejected[%d]: %v vs numeric %v", i, r.GradRejected[i], g)
+			for i := 0; i < n; i++ {
+				fc := func(x []float64) float64 { b.PolicyChosen = x; r, _ := DPOLoss(cfg, b); return r.Loss }
+				if g := numGrad(fc, b.PolicyChosen, i); !near(r.GradChosen[i], g, 1e-5) {
+					t.Errorf("chosen[%d]: %v vs numeric %v", i, r.GradChosen[i], g)
+				}
+				fr := func(x []float64) float64 { b.PolicyRejected = x; r, _ := DPOLoss(cfg, b); return r.Loss }
+				if g := numGrad(fr, b.PolicyRejected, i); !near(r.GradRejected[i], g, 1e-5) {
+					t.Errorf("rejected[%d]: %v vs numeric %v", i, r.GradRejected[i], g)
+				}
 			}
-		}
-	})
+		})
+	}
 	t.Run("kto", func(t *testing.T) {
 		b := KTOBatch{Policy: randv(n), Ref: randv(n), Desirable: []bool{true, false, true, true, false, true},
 			KLPolicy: randv(n), KLRef: randv(n)}

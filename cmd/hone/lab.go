@@ -29,10 +29,14 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	seed := fs.Uint64("seed", 1, "random seed")
 	asJSON := fs.Bool("json", false, "one JSON object per round, then a final one")
 	out := fs.String("out", "", "directory for charts (default HOME/lab/<time>)")
-	maxTokens := fs.Int("max-tokens", 48, "reply length limit in tokens")
+	maxTokens := fs.Int("max-tokens", 0, "reply length limit in tokens (default 48, 128 for chat models)")
+	temperature := fs.Float64("temperature", 1, "sampling temperature of the replies")
+	epochs := fs.Int("epochs", 0, "passes over the ratings for KTO and DPO (default: the algorithm's)")
 	evalSamples := fs.Int("eval-samples", 4, "replies per held-out prompt when evaluating")
-	lr := fs.Float64("lr", 0, "policy learning rate (default: the algorithm's, tuned on stories260K)")
+	lr := fs.Float64("lr", 0, "policy learning rate (default: the algorithm's; chat models have their own)")
 	beta := fs.Float64("beta", 0, "KL coefficient β of KTO, DPO or RLOO (default 0.1)")
+	budget := fs.Float64("budget", -1, "stop each update once LM loss on the training replies is up this fraction (default 0.045 for chat models, off otherwise; 0 = off)")
+	rpo := fs.Float64("rpo-alpha", -1, "DPO: weight of the NLL term on chosen replies (TRL's rpo_alpha; default: the configuration's)")
 	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--json] [--seed S]")
@@ -62,39 +66,64 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if *rounds < 1 || *rounds > *ratings/2 {
 		return usageError("lab: --rounds %d: need 1..ratings/2", *rounds)
 	}
-	cfg := rlhf.DefaultLabConfig(*algo)
-	cfg.Ratings, cfg.Rounds, cfg.Seed = *ratings, *rounds, *seed
-	cfg.Sampler.MaxTokens = *maxTokens
-	if *evalSamples < 1 || *maxTokens < 1 {
-		return usageError("lab: --eval-samples and --max-tokens must be positive")
+	if *evalSamples < 1 || *maxTokens < 0 {
+		return usageError("lab: --eval-samples must be positive and --max-tokens not negative")
 	}
-	cfg.EvalSamples = *evalSamples
-	cfg.SkipRewardModel = !*withRM
-	if *lr < 0 || *beta < 0 {
-		return usageError("lab: --lr and --beta must not be negative")
+	if *lr < 0 || *beta < 0 || *epochs < 0 {
+		return usageError("lab: --lr, --beta and --epochs must not be negative")
 	}
-	if *lr > 0 {
-		cfg.Optim.LR = *lr
+	if *temperature <= 0 {
+		return usageError("lab: --temperature %g: the lab samples two different replies per prompt; give a positive temperature", *temperature)
 	}
-	if *beta > 0 {
-		cfg.KTO.Beta, cfg.DPO.Beta, cfg.RLOO.Beta = *beta, *beta, *beta
-	}
+	var prompts []string
 	if *promptsFile != "" {
 		ps, err := readPrompts(*promptsFile)
 		if err != nil {
 			return err
 		}
-		cfg.Prompts = ps
+		prompts = ps
 	}
 	ld, err := rlhf.LoadModel(*modelPath, *tokPath)
 	if err != nil {
 		return fmt.Errorf("lab: %w", err)
 	}
 	defer ld.Engine.Close()
-	cfg.BOS = ld.BOS()
-	if ld.Engine.Template != nil && ld.Engine.Template.Name() != "plain" {
+	chat := ld.Engine.Template != nil && ld.Engine.Template.Name() != "plain"
+	var cfg rlhf.LabConfig
+	if chat {
+		if cfg, err = rlhf.ChatLabConfig(*algo); err != nil {
+			return fmt.Errorf("lab: %w", err)
+		}
 		// A chat model: prompts go through its template, as in the chat.
 		cfg.Render = func(p string) []int { return ld.PromptTokens([]rlhf.Turn{{Role: "user", Content: p}}) }
+	} else {
+		cfg = rlhf.DefaultLabConfig(*algo)
+	}
+	cfg.BOS = ld.BOS()
+	if prompts != nil {
+		cfg.Prompts = prompts
+	}
+	cfg.Ratings, cfg.Rounds, cfg.Seed = *ratings, *rounds, *seed
+	if *maxTokens > 0 {
+		cfg.Sampler.MaxTokens = *maxTokens
+	}
+	cfg.Sampler.Temperature = *temperature
+	cfg.EvalSamples = *evalSamples
+	cfg.SkipRewardModel = !*withRM
+	if *lr > 0 {
+		cfg.Optim.LR = *lr
+	}
+	if *epochs > 0 {
+		cfg.Optim.Epochs = *epochs
+	}
+	if *rpo >= 0 {
+		cfg.DPO.RPOAlpha = *rpo
+	}
+	if *budget >= 0 {
+		cfg.Budget = *budget
+	}
+	if *beta > 0 {
+		cfg.KTO.Beta, cfg.DPO.Beta, cfg.RLOO.Beta = *beta, *beta, *beta
 	}
 	cfg.Sampler.Stop = ld.Stops()
 	ann, err := rlhf.StartAnnotator(*annotator, 0)

@@ -45,6 +45,14 @@ type Settings struct {
 	ClipNorm    float32 `json:"clip_norm"`
 	// Type is the weight type of the shipped file: "f32", "f16" or "q8_0".
 	Type string `json:"type"`
+	// WholeText is the share of conversations in which every token is
+	// learned, the user's turns too; the rest learn the assistant's reply
+	// only. Learning whole conversations makes the model a language model
+	// of the dialogue, not only of its own replies: its loss on held-out
+	// conversations (the RLHF gates' and the lab's LM-loss drift) then
+	// measures what the model knows of the language, not just how it
+	// phrases its answers.
+	WholeText float64 `json:"whole_text"`
 }
 
 //go:embed settings.json
@@ -179,7 +187,16 @@ func Pretrain(ctx context.Context, s Settings, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("defaultmodel: tokenizer: %w", err)
 	}
-	seqs := make([]train.Sequence, 0, len(examples))
+	if s.WholeText < 0 || s.WholeText > 1 {
+		return fmt.Errorf("defaultmodel: settings whole_text %v: want a share in [0, 1]", s.WholeText)
+	}
+	// Each conversation is its tokens and which of them are learned.
+	type conv struct {
+		toks []int
+		mask []bool
+	}
+	seqs := make([]conv, 0, len(examples))
+	pick := rand.New(rand.NewPCG(s.Seed, 0x77686f6c65))
 	tmpl, err := template.ByName("chatml")
 	if err != nil {
 		return err
@@ -194,7 +211,12 @@ func Pretrain(ctx context.Context, s Settings, opts Options) error {
 		if len(prompt)+len(reply) > s.Context {
 			continue
 		}
-		seqs = append(seqs, train.Sequence{Prompt: prompt, Completion: reply})
+		whole := pick.Float64() < s.WholeText
+		c := conv{toks: append(append([]int{}, prompt...), reply...), mask: make([]bool, len(prompt)+len(reply))}
+		for i := range c.mask {
+			c.mask[i] = i >= len(prompt) || (whole && i > 0)
+		}
+		seqs = append(seqs, c)
 	}
 	cfg := s.Config(len(v.Tokens))
 	tm, err := train.NewRandom(cfg, true, s.Seed)
@@ -206,11 +228,12 @@ func Pretrain(ctx context.Context, s Settings, opts Options) error {
 		WeightDecay: s.WeightDecay, ClipNorm: s.ClipNorm, Seed: s.Seed,
 	})
 	next := func(r *rand.Rand) (*train.Batch, error) {
-		batch := make([]train.Sequence, s.Batch)
-		for i := range batch {
-			batch[i] = seqs[r.IntN(len(seqs))]
+		toks, masks := make([][]int, s.Batch), make([][]bool, s.Batch)
+		for i := range toks {
+			c := seqs[r.IntN(len(seqs))]
+			toks[i], masks[i] = c.toks, c.mask
 		}
-		return train.CompletionBatch(batch, 0)
+		return train.MaskedBatch(toks, masks, 0)
 	}
 	for step := 0; step < s.Steps; step++ {
 		st, err := tr.TrainStep(ctx, next)

@@ -182,7 +182,56 @@ func (g *Generator) greeting() Example {
 		ps = ko
 	}
 	p := ps[g.rng.IntN(len(ps))]
-	return g.conv("greeting", lang, "", g.pick(p.q), g.pick(p.a))
+	a := g.pick(p.a)
+	if g.rng.IntN(5) == 0 {
+		a += " 😊"
+	}
+	return g.conv("greeting", lang, "", g.pick(p.q), a)
+}
+
+// Reply styles. A real assistant answers the same question in more than
+// one way: sometimes with a friendly opening, sometimes with an offer of
+// more help, sometimes in one sentence and sometimes at length. The
+// corpus mixes these at fixed rates so that the default model's sampled
+// replies vary in style and length — the room RLHF needs: a rater who
+// prefers short, polite or step-by-step answers finds both kinds among
+// the model's own replies, and tuning can shift the mix without teaching
+// anything new.
+func styleWords(lang string) (openers, closers []string) {
+	if lang == "ko" {
+		return []string{"네! ", "좋은 질문이에요! ", "물론이죠. ", "기꺼이 알려 드릴게요. ", "설명해 드릴게요. ", "좋아요! ", "알겠어요. "},
+			[]string{" 도움이 되었으면 좋겠어요!", " 더 궁금한 점이 있으면 물어보세요.", " 또 궁금한 게 있으면 말씀해 주세요.", " 😊", " 물어봐 주셔서 고마워요!", " 궁금한 점이 풀렸으면 해요."}
+	}
+	return []string{"Sure! ", "Good question! ", "Of course. ", "Happy to help! ", "Great question. ", "Let me explain. ", "Okay! "},
+		[]string{" I hope this helps!", " Let me know if you have any other questions.", " Feel free to ask more.", " 😊", " Thanks for asking!", " Is there anything else you want to know?"}
+}
+
+// Style rates, in percent.
+const (
+	openerRate = 35
+	closerRate = 35
+)
+
+// styled wraps a reply in an optional opener and closer.
+func (g *Generator) styled(lang, reply string) string {
+	op, cl := styleWords(lang)
+	if g.rng.IntN(100) < openerRate {
+		reply = g.pick(op) + reply
+	}
+	if g.rng.IntN(100) < closerRate {
+		reply += g.pick(cl)
+	}
+	return reply
+}
+
+// firstSentence cuts s after its first sentence.
+func firstSentence(s string) string {
+	for i := 0; i+1 < len(s); i++ {
+		if (s[i] == '.' || s[i] == '?' || s[i] == '!') && s[i+1] == ' ' {
+			return s[:i+1]
+		}
+	}
+	return s
 }
 
 // defineQuestions are templates with %s for the topic name.
@@ -218,14 +267,60 @@ func (g *Generator) define() Example {
 			if g.rng.IntN(4) == 0 {
 				q = strings.ToLower(q[:1]) + q[1:]
 			}
-			a = g.pick(t.enAnswer)
+			a = g.sized(t.enAnswer)
 		} else {
 			q = koParticles(fmt.Sprintf(g.pick(defineQuestions("ko")), g.pick(t.ko)))
-			a = g.pick(t.koAnswer)
+			a = g.sized(t.koAnswer)
 		}
 		if g.want(q) {
-			return g.conv("define", lang, t.key, q, a)
+			return g.conv("define", lang, t.key, q, g.styled(lang, a))
 		}
+	}
+}
+
+// sized composes an explanation from a topic's paraphrases: a lead
+// sentence (the first sentence of one paraphrase, which names the idea)
+// followed by none, one or two more sentences drawn from either
+// paraphrase in random order — one, two or three sentences, a quarter,
+// two fifths and the rest of the time.
+func (g *Generator) sized(answers []string) string {
+	var leads, rest []string
+	for _, a := range answers {
+		ss := sentences(a)
+		leads = append(leads, ss[0])
+		rest = append(rest, ss[1:]...)
+	}
+	li := g.rng.IntN(len(leads))
+	out := []string{leads[li]}
+	for i, l := range leads {
+		if i != li {
+			rest = append(rest, l)
+		}
+	}
+	more := 0
+	switch r := g.rng.IntN(20); {
+	case r < 5:
+	case r < 13:
+		more = 1
+	default:
+		more = 2
+	}
+	for _, j := range g.rng.Perm(len(rest))[:min(more, len(rest))] {
+		out = append(out, rest[j])
+	}
+	return strings.Join(out, " ")
+}
+
+// sentences splits s after each '.', '?' or '!' that a space follows.
+func sentences(s string) []string {
+	var out []string
+	for {
+		f := firstSentence(s)
+		out = append(out, f)
+		if len(f) == len(s) {
+			return out
+		}
+		s = strings.TrimLeft(s[len(f):], " ")
 	}
 }
 
@@ -276,7 +371,11 @@ func (g *Generator) add() Example {
 		}
 		// The split is by the pair of numbers, so held-out sums are unseen.
 		if heldOut(fmt.Sprintf("%d+%d", a, b)) == (g.opts.Split == "eval") {
-			return g.conv("add", lang, fmt.Sprint(a+b), q, AdditionAnswer(a, b, lang))
+			ans := AdditionAnswer(a, b, lang)
+			if g.rng.IntN(100) < directRate {
+				ans = DirectAnswer(a, b, lang)
+			}
+			return g.conv("add", lang, fmt.Sprint(a+b), q, g.styled(lang, ans))
 		}
 	}
 }
@@ -291,6 +390,19 @@ func AdditionAnswer(a, b int, lang string) string {
 		return fmt.Sprintf("%s 답은 %d입니다.", steps, a+b)
 	}
 	return fmt.Sprintf("%s The answer is %d.", steps, a+b)
+}
+
+// directRate is the share of sums (percent) answered at once, without the
+// steps. The model gets those wrong more often: a rater who checks the
+// sums will prefer the worked answers.
+const directRate = 20
+
+// DirectAnswer states a sum without working it out.
+func DirectAnswer(a, b int, lang string) string {
+	if lang == "ko" {
+		return fmt.Sprintf("%d + %d = %d입니다.", a, b, a+b)
+	}
+	return fmt.Sprintf("%d + %d = %d.", a, b, a+b)
 }
 
 // glossary is the built-in English–Korean word list for translation.
@@ -313,10 +425,10 @@ func (g *Generator) instruct() Example {
 	case 0: // translate
 		if lang == "en" {
 			q := fmt.Sprintf(g.pick([]string{"How do you say \"%s\" in Korean?", "Translate \"%s\" into Korean.", "What is \"%s\" in Korean?"}), w[0])
-			return g.conv("instruct", lang, w[1], q, fmt.Sprintf("\"%s\" is \"%s\" in Korean.", w[0], w[1]))
+			return g.conv("instruct", lang, w[1], q, g.styled(lang, fmt.Sprintf("\"%s\" is \"%s\" in Korean.", w[0], w[1])))
 		}
 		q := fmt.Sprintf(g.pick([]string{"\"%s\"는 영어로 뭐예요?", "\"%s\"를 영어로 번역해 주세요.", "\"%s\"의 영어 단어는?"}), w[1])
-		return g.conv("instruct", lang, w[0], q, fmt.Sprintf("\"%s\"는 영어로 \"%s\"입니다.", w[1], w[0]))
+		return g.conv("instruct", lang, w[0], q, g.styled(lang, fmt.Sprintf("\"%s\"는 영어로 \"%s\"입니다.", w[1], w[0])))
 	case 1: // repeat
 		words := g.someWords(lang)
 		if lang == "en" {
@@ -394,7 +506,7 @@ func (g *Generator) hone() Example {
 		set = ko
 	}
 	x := set[g.rng.IntN(len(set))]
-	return g.conv("hone", lang, "", g.pick(x.q), x.a)
+	return g.conv("hone", lang, "", g.pick(x.q), g.styled(lang, x.a))
 }
 
 func (g *Generator) unknown() Example {
@@ -403,9 +515,9 @@ func (g *Generator) unknown() Example {
 	enA := []string{"I'm sorry, I don't know that. I'm a small offline model without access to the internet or live information.", "I don't know. I can't see live data or your personal information."}
 	koA := []string{"죄송하지만 그건 몰라요. 저는 인터넷이나 실시간 정보에 접근할 수 없는 작은 오프라인 모델이에요.", "모르겠어요. 저는 실시간 정보나 개인 정보를 볼 수 없어요."}
 	if g.lang() == "en" {
-		return g.conv("unknown", "en", "", g.pick(en), g.pick(enA))
+		return g.conv("unknown", "en", "", g.pick(en), g.styled("en", g.pick(enA)))
 	}
-	return g.conv("unknown", "ko", "", g.pick(ko), g.pick(koA))
+	return g.conv("unknown", "ko", "", g.pick(ko), g.styled("ko", g.pick(koA)))
 }
 
 func (g *Generator) dailyKo() Example {
