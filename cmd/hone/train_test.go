@@ -144,7 +144,15 @@ func TestLabCommandJSON(t *testing.T) {
 	if _, _, code := honeAt(t, home, "lab", "-m", m); code != exitUsage {
 		t.Errorf("no annotator: exit %d", code)
 	}
-	if _, _, code := honeAt(t, home, "lab", "-m", m, "--annotator", "x", "--algo", "ppo"); code != exitUsage {
-		t.Errorf("bad algo: exit %d", code)
+	for _, bad := range [][]string{
+		{"--algo", "ppo"},
+		{"--temperature", "0"},
+		{"--epochs", "-1"},
+		{"--max-tokens", "-3"},
+	} {
+		args := append([]string{"lab", "-m", m, "--annotator", "x"}, bad...)
+		if _, stderr, code := honeAt(t, home, args...); code != exitUsage || !strings.Contains(stderr, strings.TrimPrefix(bad[0], "-")) {
+			t.Errorf("lab %v: exit %d, %q; want a usage error naming the flag", bad, code, stderr)
+		}
 	}
 }
