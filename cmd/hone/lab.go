@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/hone-ai/hone/model/train"
 	"github.com/hone-ai/hone/rlhf"
 	"golang.org/x/term"
 )
@@ -37,9 +39,11 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	beta := fs.Float64("beta", 0, "KL coefficient β of KTO, DPO or RLOO (default 0.1)")
 	budget := fs.Float64("budget", -1, "stop each update once LM loss on the training replies is up this fraction (default 0.045 for chat models, off otherwise; 0 = off)")
 	rpo := fs.Float64("rpo-alpha", -1, "DPO: weight of the NLL term on chosen replies (TRL's rpo_alpha; default: the configuration's)")
+	loraRank := fs.Int("lora-rank", 0, "LoRA rank of the policy update (default 8)")
+	loraTargets := fs.String("lora-targets", "", "comma-separated LoRA targets among q,k,v,o,gate,up,down (default all)")
 	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--rpo-alpha A] [--temperature T] [--max-tokens N] [--json] [--seed S]")
+		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--temperature T] [--max-tokens N] [--json] [--seed S]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -71,6 +75,16 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	}
 	if *lr < 0 || *beta < 0 || *epochs < 0 {
 		return usageError("lab: --lr, --beta and --epochs must not be negative")
+	}
+	if *loraRank < 0 {
+		return usageError("lab: --lora-rank %d: must not be negative", *loraRank)
+	}
+	if *loraTargets != "" {
+		for _, tg := range strings.Split(*loraTargets, ",") {
+			if !slices.Contains(train.TargetNames[:], tg) {
+				return usageError("lab: --lora-targets: %q is not one of %s", tg, strings.Join(train.TargetNames[:], ","))
+			}
+		}
 	}
 	if *temperature <= 0 {
 		return usageError("lab: --temperature %g: the lab samples two different replies per prompt; give a positive temperature", *temperature)
@@ -115,6 +129,12 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	}
 	if *epochs > 0 {
 		cfg.Optim.Epochs = *epochs
+	}
+	if *loraRank > 0 {
+		cfg.LoRA.Rank, cfg.LoRA.Alpha = *loraRank, float32(2**loraRank)
+	}
+	if *loraTargets != "" {
+		cfg.LoRA.Targets = strings.Split(*loraTargets, ",")
 	}
 	if *rpo >= 0 {
 		cfg.DPO.RPOAlpha = *rpo

@@ -149,6 +149,8 @@ func TestLabCommandJSON(t *testing.T) {
 		{"--temperature", "0"},
 		{"--epochs", "-1"},
 		{"--max-tokens", "-3"},
+		{"--lora-rank", "-1"},
+		{"--lora-targets", "q,zz"},
 	} {
 		args := append([]string{"lab", "-m", m, "--annotator", "x"}, bad...)
 		if _, stderr, code := honeAt(t, home, args...); code != exitUsage || !strings.Contains(stderr, strings.TrimPrefix(bad[0], "-")) {
