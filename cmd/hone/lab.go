@@ -161,8 +161,12 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		if term {
 			fmt.Fprint(e.stderr, "\r\033[K")
 		}
-		fmt.Fprintf(e.stdout, "round %d: %d ratings (%d 👍 %d 👎, %d pairs)  approval %.1f%% → %.1f%%  KL %.2f nats  LM loss %+.1f%%\n",
-			r.Round, r.Ratings, r.Up, r.Down, r.Pairs, 100*r.ApprovalBase, 100*r.ApprovalTuned, r.KL, 100*r.LMLossDrift)
+		stop := ""
+		if r.BudgetStop > 0 {
+			stop = fmt.Sprintf("  (budget reached at step %d of the update)", r.BudgetStop)
+		}
+		fmt.Fprintf(e.stdout, "round %d: %d ratings (%d 👍 %d 👎, %d pairs)  approval %.1f%% → %.1f%%  KL %.2f nats  LM loss %+.1f%%%s\n",
+			r.Round, r.Ratings, r.Up, r.Down, r.Pairs, 100*r.ApprovalBase, 100*r.ApprovalTuned, r.KL, 100*r.LMLossDrift, stop)
 	}
 	if term {
 		cfg.OnStep = func(phase string, step, total int, m rlhf.Metrics) {
