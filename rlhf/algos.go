@@ -55,8 +55,8 @@ type Optim struct {
 	CheckpointEvery int
 	// Guard, when set, is asked every GuardEvery steps (default: a
 	// twentieth of the run) and after the last whether the policy is still
-	// within its budget — e.g. its language-model loss on the training
-	// replies (not the held-out ones) up at most so much. At the first
+	// within its budget — e.g. its language-model loss on a validation
+	// text up at most so much (the lab's Budget). At the first
 	// check that fails, training stops and the trainable parameters go
 	// back to where the last passing check (or the start) left them: the
 	// run moves the policy as far as the data asks but no further than the

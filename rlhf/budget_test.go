@@ -17,12 +17,7 @@ func TestGuardStopsAndRollsBack(t *testing.T) {
 	ctx := context.Background()
 	base := tinyBase(t, 20)
 	seqs := tinySeqs(24, 21)
-	var pairs []Pair
-	var thumbs []Unpaired
-	for i := 0; i+1 < len(seqs); i += 2 {
-		pairs = append(pairs, Pair{seqs[i].Prompt, seqs[i].Completion, seqs[i+1].Completion})
-		thumbs = append(thumbs, Unpaired{seqs[i], true}, Unpaired{Seq{seqs[i].Prompt, seqs[i+1].Completion}, false})
-	}
+	pairs, thumbs := tinyPrefs(seqs)
 	lc := train.LoRAConfig{Rank: 2, Alpha: 4}
 	algos := map[string]func(p *train.Model, o Optim) ([]Metrics, error){
 		"dpo": func(p *train.Model, o Optim) ([]Metrics, error) {

@@ -48,6 +48,18 @@ func tinySeqs(n int, seed uint64) []Seq {
 	return out
 }
 
+// tinyPrefs pairs consecutive sequences: sequence 2i's completion is
+// preferred to (and rated up, the other down under) sequence 2i's prompt.
+func tinyPrefs(seqs []Seq) ([]Pair, []Unpaired) {
+	var pairs []Pair
+	var thumbs []Unpaired
+	for i := 0; i+1 < len(seqs); i += 2 {
+		pairs = append(pairs, Pair{seqs[i].Prompt, seqs[i].Completion, seqs[i+1].Completion})
+		thumbs = append(thumbs, Unpaired{seqs[i], true}, Unpaired{Seq{seqs[i].Prompt, seqs[i+1].Completion}, false})
+	}
+	return pairs, thumbs
+}
+
 // dpoObjective is the DPO loss of pairs (chosen 2i, rejected 2i+1) and its
 // per-sequence gradient.
 func dpoObjective(refLP []float64) seqGrad {
@@ -258,12 +270,7 @@ func TestResumeIsBitExact(t *testing.T) {
 	ctx := context.Background()
 	base := tinyBase(t, 10)
 	seqs := tinySeqs(24, 11)
-	var pairs []Pair
-	var thumbs []Unpaired
-	for i := 0; i+1 < len(seqs); i += 2 {
-		pairs = append(pairs, Pair{seqs[i].Prompt, seqs[i].Completion, seqs[i+1].Completion})
-		thumbs = append(thumbs, Unpaired{seqs[i], true}, Unpaired{Seq{seqs[i].Prompt, seqs[i+1].Completion}, false})
-	}
+	pairs, thumbs := tinyPrefs(seqs)
 	rm, _, err := TrainRewardModel(ctx, base, RewardData{Pairs: pairs}, RewardConfig{LoRA: train.LoRAConfig{Rank: 2}}, Optim{LR: 1e-2, Epochs: 1, BatchSize: 4, Seed: 3})
 	if err != nil {
 		t.Fatal(err)

@@ -37,9 +37,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	evalSamples := fs.Int("eval-samples", 4, "replies per held-out prompt when evaluating")
 	lr := fs.Float64("lr", 0, "policy learning rate (default: the algorithm's; chat models have their own)")
 	beta := fs.Float64("beta", 0, "KL coefficient β of KTO, DPO or RLOO (default 0.1)")
-	budget := fs.Float64("budget", -1, "stop each update once LM loss on the training replies is up this fraction (default 0.045 for chat models, off otherwise; 0 = off)")
+	budget := fs.Float64("budget", -1, "stop each update once LM loss on a set-aside validation text is up this fraction, and roll it back (default 0.045 for chat models, off otherwise; 0 = off)")
 	rpo := fs.Float64("rpo-alpha", -1, "DPO: weight of the NLL term on chosen replies (TRL's rpo_alpha; default: the configuration's)")
-	loraRank := fs.Int("lora-rank", 0, "LoRA rank of the policy update (default 8)")
+	loraRank := fs.Int("lora-rank", 0, "LoRA rank of the policy update, alpha = 2×rank (default 8)")
 	loraTargets := fs.String("lora-targets", "", "comma-separated LoRA targets among q,k,v,o,gate,up,down (default all)")
 	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo)")
 	fs.Usage = func() {
@@ -79,8 +79,10 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if *loraRank < 0 {
 		return usageError("lab: --lora-rank %d: must not be negative", *loraRank)
 	}
+	var targets []string
 	if *loraTargets != "" {
-		for _, tg := range strings.Split(*loraTargets, ",") {
+		targets = strings.Split(*loraTargets, ",")
+		for _, tg := range targets {
 			if !slices.Contains(train.TargetNames[:], tg) {
 				return usageError("lab: --lora-targets: %q is not one of %s", tg, strings.Join(train.TargetNames[:], ","))
 			}
@@ -133,8 +135,8 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if *loraRank > 0 {
 		cfg.LoRA.Rank, cfg.LoRA.Alpha = *loraRank, float32(2**loraRank)
 	}
-	if *loraTargets != "" {
-		cfg.LoRA.Targets = strings.Split(*loraTargets, ",")
+	if targets != nil {
+		cfg.LoRA.Targets = targets
 	}
 	if *rpo >= 0 {
 		cfg.DPO.RPOAlpha = *rpo
