@@ -63,6 +63,25 @@ type Optim struct {
 	// budget, like a PPO target_kl early stop.
 	Guard      func(ctx context.Context, step int) (ok bool, err error)
 	GuardEvery int
+	// Anchor, with AnchorCoef > 0, adds AnchorCoef × the mean over the
+	// completion positions of a batch of these sequences of the exact
+	// KL(policy ‖ reference) of the next-token distributions to every
+	// step. Given completions sampled from the reference, it holds the
+	// policy to the reference along the reference's own replies: its
+	// gradient is zero at the reference and pulls back as the policy
+	// drifts there, which keeps an update on the decisions the ratings
+	// are about rather than on the rest of the reply. (It plays the part
+	// of InstructGPT's PPO-ptx pretraining mix, on the reference's own
+	// text.)
+	Anchor     []Seq
+	AnchorCoef float64
+	// AnchorMinProb, when positive, anchors only the positions where the
+	// reference gave the sampled token at least this probability — where
+	// it was sure (the digits of a worked sum, the rest of a word) —
+	// and leaves the choices it was unsure of free to follow the ratings.
+	// The anchor there is the whole next-token distribution's KL, so it
+	// holds those positions without sharpening them.
+	AnchorMinProb float64
 }
 
 // errOverBudget stops a training loop at a failed Guard check; the loop
@@ -142,6 +161,9 @@ type stepper struct {
 	o     Optim
 	// safe holds the trainable parameters at the last passing Guard check.
 	safe []float32
+	// anchor holds o.Anchor and the order it is drawn in.
+	anchor     []Seq
+	anchorPlan [][]int
 }
 
 // head is a reward model's scalar head: W (Dim) and B (1) as views of one
@@ -166,7 +188,73 @@ func (h *head) params() train.ParamSet {
 const clipNorm = 1
 
 func newStepper(m *train.Model, o Optim, total int) *stepper {
-	return &stepper{m: m, ps: m.Trainable(), opt: train.NewAdamW(0), total: total, o: o}
+	s := &stepper{m: m, ps: m.Trainable(), opt: train.NewAdamW(0), total: total, o: o}
+	if o.AnchorCoef > 0 {
+		s.anchor = o.Anchor
+		if len(s.anchor) > 0 {
+			per := (len(s.anchor) + o.BatchSize - 1) / o.BatchSize
+			s.anchorPlan = batches(len(s.anchor), o.BatchSize, (total+per-1)/per, o.Seed^0xa4c0)
+		}
+	}
+	return s
+}
+
+// anchorStep adds the gradient of AnchorCoef × this step's anchor batch's
+// mean per-position KL(policy ‖ ref) and records it in m (nothing without
+// an anchor).
+func (s *stepper) anchorStep(ctx context.Context, ref *train.Model, step int, m Metrics) error {
+	if len(s.anchorPlan) == 0 {
+		return nil
+	}
+	b := s.anchorPlan[step%len(s.anchorPlan)]
+	seqs := make([]Seq, len(b))
+	n := 0
+	for j, i := range b {
+		seqs[j] = s.anchor[i]
+		n += len(seqs[j].Completion)
+	}
+	if n == 0 {
+		return nil // replies without a token: nothing to hold
+	}
+	minLogp := float32(math.Inf(-1))
+	if s.o.AnchorMinProb > 0 {
+		minLogp = float32(math.Log(s.o.AnchorMinProb))
+	}
+	coef := float32(s.o.AnchorCoef / float64(n))
+	s.m.SetTraining(true)
+	defer s.m.SetTraining(false)
+	s.m.SetDropoutSeed(s.dropoutSeed(step) ^ 0xa4c0)
+	var kl float64
+	for _, idx := range chunks(s.m, seqs, activationBudget) {
+		bt, err := batchOf(s.m, seqs, idx, true)
+		if err != nil {
+			return fmt.Errorf("anchor: %w", err)
+		}
+		if _, err := ref.Forward(ctx, bt); err != nil {
+			return fmt.Errorf("anchor: %w", err)
+		}
+		refLP := ref.TokenLogProbs()
+		if _, err := s.m.Forward(ctx, bt); err != nil {
+			return fmt.Errorf("anchor: %w", err)
+		}
+		tk, err := s.m.TokenKL(ref)
+		if err != nil {
+			return fmt.Errorf("anchor: %w", err)
+		}
+		cot := train.Cotangent{TokenKL: make([]float32, len(bt.Targets)), Ref: ref}
+		for i, t := range bt.Targets {
+			if t < 0 || refLP[i] < minLogp {
+				continue
+			}
+			kl += float64(tk[i])
+			cot.TokenKL[i] = coef
+		}
+		if err := s.m.Backward(ctx, cot); err != nil {
+			return fmt.Errorf("anchor: %w", err)
+		}
+	}
+	m["anchor/kl"] = kl / float64(n)
+	return nil
 }
 
 // restore loads a checkpoint into the model and the optimiser and
@@ -401,6 +489,9 @@ func TrainKTO(ctx context.Context, policy, ref *train.Model, data []Unpaired, cf
 		if err != nil {
 			return hist, fmt.Errorf("kto: step %d: %w", step, err)
 		}
+		if err := st.anchorStep(ctx, ref, step, r.Metrics); err != nil {
+			return hist, fmt.Errorf("kto: step %d: %w", step, err)
+		}
 		if r.Metrics["grad_norm"], err = st.apply(step); err != nil {
 			return hist, fmt.Errorf("kto: step %d: %w", step, err)
 		}
@@ -458,6 +549,9 @@ func TrainDPO(ctx context.Context, policy, ref *train.Model, pairs []Pair, cfg D
 			return append(append([]float64(nil), r.GradChosen...), r.GradRejected...), nil, nil
 		})
 		if err != nil {
+			return hist, fmt.Errorf("dpo: step %d: %w", step, err)
+		}
+		if err := st.anchorStep(ctx, ref, step, r.Metrics); err != nil {
 			return hist, fmt.Errorf("dpo: step %d: %w", step, err)
 		}
 		if r.Metrics["grad_norm"], err = st.apply(step); err != nil {
@@ -543,6 +637,9 @@ func TrainRLOO(ctx context.Context, policy, ref *train.Model, rm *RewardModel, p
 			return r.Grad, nil, err
 		})
 		if err != nil {
+			return hist, fmt.Errorf("rloo: step %d: %w", step, err)
+		}
+		if err := st.anchorStep(ctx, ref, step, r.Metrics); err != nil {
 			return hist, fmt.Errorf("rloo: step %d: %w", step, err)
 		}
 		if r.Metrics["grad_norm"], err = st.apply(step); err != nil {

@@ -2,6 +2,7 @@ package rlhf
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -111,5 +112,113 @@ func TestBuiltinChatPrompts(t *testing.T) {
 	}
 	if ko < 60 || en < 60 {
 		t.Errorf("%d Korean and %d English prompts: want both languages", ko, en)
+	}
+}
+
+// The anchor term holds the policy's likelihood of the reference's own
+// replies: the same DPO run moves it less with the anchor than without,
+// while the preferences are still learned.
+func TestAnchorHoldsReferenceReplies(t *testing.T) {
+	ctx := context.Background()
+	base := tinyBase(t, 40)
+	pairs, _ := tinyPrefs(tinySeqs(24, 41))
+	var ps [][]int
+	for _, p := range pairs {
+		ps = append(ps, p.Prompt, p.Prompt, p.Prompt)
+	}
+	comps, err := Sampler{Temperature: 1, MaxTokens: 8}.sampleFrom(ctx, base, ps, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := make([]Seq, len(ps))
+	tokens := 0
+	for i := range ps {
+		ref[i] = Seq{ps[i], comps[i]}
+		tokens += len(comps[i])
+	}
+	nll := func(m *train.Model) float64 {
+		lp, err := seqLogProbs(ctx, m, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := 0.0
+		for _, v := range lp {
+			s -= v
+		}
+		return s / float64(tokens)
+	}
+	margin := func(m *train.Model) float64 {
+		var s []Seq
+		for _, p := range pairs {
+			s = append(s, Seq{p.Prompt, p.Chosen}, Seq{p.Prompt, p.Rejected})
+		}
+		lp, err := seqLogProbs(ctx, m, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := 0.0
+		for i := 0; i < len(lp); i += 2 {
+			d += lp[i] - lp[i+1]
+		}
+		return d / float64(len(pairs))
+	}
+	before, m0 := nll(base), margin(base)
+	rise := map[float64]float64{}
+	for _, coef := range []float64{0, 2} {
+		p, err := NewPolicy(base, train.LoRAConfig{Rank: 4, Alpha: 8}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := Optim{LR: 1e-2, Epochs: 8, BatchSize: 4, Seed: 5, Anchor: ref, AnchorCoef: coef}
+		hist, err := TrainDPO(ctx, p, base, pairs, DPOConfig{Beta: 0.1}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := hist[0]["anchor/kl"]; ok != (coef > 0) {
+			t.Errorf("anchor %v: anchor/kl reported: %v", coef, ok)
+		}
+		rise[coef] = nll(p) - before
+		if m := margin(p); m <= m0+1 {
+			t.Errorf("anchor %v: chosen−rejected log-prob margin %.2f → %.2f: the preferences were not learned", coef, m0, m)
+		}
+		t.Logf("anchor %v: NLL of the reference's replies %+.3f nats/token, margin %.2f → %.2f", coef, rise[coef], m0, margin(p))
+	}
+	if rise[2] >= rise[0]/2 {
+		t.Errorf("NLL of the reference's replies rose %.3f with the anchor, %.3f without: want less than half", rise[2], rise[0])
+	}
+}
+
+// The anchor's gradient is zero while the policy equals the reference
+// (it holds, it does not sharpen), and pulls once the policy has moved.
+func TestAnchorZeroAtReference(t *testing.T) {
+	ctx := context.Background()
+	base := tinyBase(t, 50)
+	seqs := tinySeqs(12, 51)
+	p, err := NewPolicy(base, train.LoRAConfig{Rank: 2, Alpha: 4}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mp := range []float64{0, 0.5} {
+		st := newStepper(p, Optim{BatchSize: 8, Seed: 3, Anchor: seqs, AnchorCoef: 1, AnchorMinProb: mp}.withDefaults(), 4)
+		m := Metrics{}
+		if err := st.anchorStep(ctx, base, 0, m); err != nil {
+			t.Fatal(err)
+		}
+		if n := train.GradNorm(p.Trainable().Grads); n != 0 || m["anchor/kl"] != 0 {
+			t.Errorf("min prob %v: at the reference: gradient norm %v, anchor/kl %v; want 0", mp, n, m["anchor/kl"])
+		}
+	}
+	ps := p.Trainable()
+	r := rand.New(rand.NewPCG(52, 1))
+	for i := range ps.Params {
+		ps.Params[i] += float32(r.NormFloat64() * 0.5)
+	}
+	st := newStepper(p, Optim{BatchSize: 8, Seed: 3, Anchor: seqs, AnchorCoef: 1}.withDefaults(), 4)
+	m := Metrics{}
+	if err := st.anchorStep(ctx, base, 0, m); err != nil {
+		t.Fatal(err)
+	}
+	if n := train.GradNorm(ps.Grads); n == 0 || m["anchor/kl"] <= 0 {
+		t.Errorf("moved policy: gradient norm %v, anchor/kl %v; want both positive", n, m["anchor/kl"])
 	}
 }

@@ -39,9 +39,13 @@
 // adapter and a scalar head on LastHidden (the final hidden state of the
 // last token), trained through Cotangent.Hidden; SaveRewardModel writes
 // the adapter plus rm.head.weight/rm.head.bias (train.SaveLoRAWith).
-
+//
 // Optim carries the schedule, seeds, per-step hooks and checkpoints
-// (Resume/Checkpoint/CheckpointEvery with TrainState).
+// (Resume/Checkpoint/CheckpointEvery with TrainState), the budget guard
+// (Guard/GuardEvery: stop and roll back once a check fails) and the anchor
+// (Anchor/AnchorCoef/AnchorMinProb: the per-position KL(policy ‖ ref) on
+// the reference's own replies, added to every step through
+// train.Cotangent.TokenKL).
 //
 // Annotators (design.md protocol): StartAnnotator(cmd, timeout) →
 // *Annotator with Annotate(ctx, []AnnotationRequest) ([]Judgement, error)

@@ -38,12 +38,14 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	lr := fs.Float64("lr", 0, "policy learning rate (default: the algorithm's; chat models have their own)")
 	beta := fs.Float64("beta", 0, "KL coefficient β of KTO, DPO or RLOO (default 0.1)")
 	budget := fs.Float64("budget", -1, "stop each update once LM loss on a set-aside validation text is up this fraction, and roll it back (default 0.045 for chat models, off otherwise; 0 = off)")
+	anchor := fs.Float64("anchor", -1, "weight of the KL to the base on the base's own sampled replies in every policy step (default: 5 for DPO, 1 for KTO and RLOO on chat models, off otherwise; 0 = off)")
+	anchorMin := fs.Float64("anchor-min-prob", -1, "anchor only the positions where the base gave its sampled token at least this probability (default 0.5 for chat models; 0 = every position)")
 	rpo := fs.Float64("rpo-alpha", -1, "DPO: weight of the NLL term on chosen replies (TRL's rpo_alpha; default: the configuration's)")
 	loraRank := fs.Int("lora-rank", 0, "LoRA rank of the policy update, alpha = 2×rank (default 8)")
 	loraTargets := fs.String("lora-targets", "", "comma-separated LoRA targets among q,k,v,o,gate,up,down (default all)")
 	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--temperature T] [--max-tokens N] [--json] [--seed S]")
+		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--temperature T] [--max-tokens N] [--json] [--seed S]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -75,6 +77,19 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	}
 	if *lr < 0 || *beta < 0 || *epochs < 0 {
 		return usageError("lab: --lr, --beta and --epochs must not be negative")
+	}
+	// --budget, --anchor and --rpo-alpha default to the configuration's
+	// (the -1 sentinel); a negative value given on the command line is an
+	// error, not a request for the default.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name, v := range map[string]float64{"budget": *budget, "anchor": *anchor, "anchor-min-prob": *anchorMin, "rpo-alpha": *rpo} {
+		if set[name] && v < 0 {
+			return usageError("lab: --%s %g: must not be negative", name, v)
+		}
+	}
+	if *anchorMin > 1 {
+		return usageError("lab: --anchor-min-prob %g: a probability, at most 1", *anchorMin)
 	}
 	if *loraRank < 0 {
 		return usageError("lab: --lora-rank %d: must not be negative", *loraRank)
@@ -143,6 +158,12 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	}
 	if *budget >= 0 {
 		cfg.Budget = *budget
+	}
+	if *anchor >= 0 {
+		cfg.Anchor = *anchor
+	}
+	if *anchorMin >= 0 {
+		cfg.AnchorMinProb = *anchorMin
 	}
 	if *beta > 0 {
 		cfg.KTO.Beta, cfg.DPO.Beta, cfg.RLOO.Beta = *beta, *beta, *beta

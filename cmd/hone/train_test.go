@@ -151,6 +151,10 @@ func TestLabCommandJSON(t *testing.T) {
 		{"--max-tokens", "-3"},
 		{"--lora-rank", "-1"},
 		{"--lora-targets", "q,zz"},
+		{"--anchor", "-2"},
+		{"--anchor-min-prob", "1.5"},
+		{"--budget", "-0.1"},
+		{"--rpo-alpha", "-1"},
 	} {
 		args := append([]string{"lab", "-m", m, "--annotator", "x"}, bad...)
 		if _, stderr, code := honeAt(t, home, args...); code != exitUsage || !strings.Contains(stderr, strings.TrimPrefix(bad[0], "-")) {

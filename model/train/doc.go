@@ -35,7 +35,7 @@
 //     after the output norm, at each sequence's last real token),
 //     m.TokenKL(ref) / m.SeqKL(ref) (exact KL(m‖ref) of the next-token
 //     distributions; ref ran Forward on the same batch).
-//   - m.Backward(ctx, Cotangent{Loss, TokenLogp, SeqLogp, SeqKL+Ref, Hidden})
+//   - m.Backward(ctx, Cotangent{Loss, TokenLogp, SeqLogp, SeqKL/TokenKL+Ref, Hidden})
 //     adds ∂objective/∂params to the trainable gradients (the adapter when a
 //     LoRA is attached and enabled, else the base); the terms add up. Call
 //     m.ZeroGrad() first; Backward consumes the logits, so read log-probs

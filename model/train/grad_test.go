@@ -321,12 +321,17 @@ func objective64(bt *Batch, logp, hidden, refLogp []float64, V, d int, cot Cotan
 		if cot.SeqLogp != nil {
 			J += float64(cot.SeqLogp[i/bt.T]) * lp
 		}
-		if cot.SeqKL != nil {
+		if cot.SeqKL != nil || cot.TokenKL != nil {
 			var kl float64
 			for v := 0; v < V; v++ {
 				kl += math.Exp(logp[i*V+v]) * (logp[i*V+v] - refLogp[i*V+v])
 			}
-			J += float64(cot.SeqKL[i/bt.T]) * kl
+			if cot.SeqKL != nil {
+				J += float64(cot.SeqKL[i/bt.T]) * kl
+			}
+			if cot.TokenKL != nil {
+				J += float64(cot.TokenKL[i]) * kl
+			}
 		}
 	}
 	if M > 0 {
@@ -355,7 +360,7 @@ func testCotangent(r *rand.Rand, bt *Batch, d int, ref *Model) Cotangent {
 	return Cotangent{Loss: 0.7,
 		TokenLogp: randVec(r, bt.B*bt.T, 0.5),
 		SeqLogp:   randVec(r, bt.B, 0.5),
-		SeqKL:     randVec(r, bt.B, 0.5), Ref: ref,
+		SeqKL:     randVec(r, bt.B, 0.5), TokenKL: randVec(r, bt.B*bt.T, 0.5), Ref: ref,
 		Hidden: randVec(r, bt.B*d, 0.5)}
 }
 

@@ -327,7 +327,11 @@ type Cotangent struct {
 	// per-token KL(policy‖Ref)); Ref must have run Forward on the same
 	// batch since. Nil for none.
 	SeqKL []float32
-	Ref   *Model
+	// TokenKL[i] is ∂objective/∂(the exact KL(policy‖Ref) of the
+	// next-token distributions at position i) (B×T; only positions with a
+	// target matter); Ref as for SeqKL. Nil for none.
+	TokenKL []float32
+	Ref     *Model
 	// Hidden is ∂objective/∂LastHidden() (B×Dim), for a reward head. Nil
 	// for none.
 	Hidden []float32
@@ -361,16 +365,24 @@ func (m *Model) Backward(ctx context.Context, c Cotangent) error {
 		return fmt.Errorf("train: backward: hidden gradient of %d values, want %d", len(c.Hidden), b.B*d)
 	}
 	var klCoef, refProbs []float32
-	if c.SeqKL != nil {
-		if len(c.SeqKL) != b.B {
+	if c.SeqKL != nil || c.TokenKL != nil {
+		if c.SeqKL != nil && len(c.SeqKL) != b.B {
 			return fmt.Errorf("train: backward: %d KL coefficients for %d sequences", len(c.SeqKL), b.B)
+		}
+		if c.TokenKL != nil && len(c.TokenKL) != n {
+			return fmt.Errorf("train: backward: %d token KL coefficients for %d positions", len(c.TokenKL), n)
 		}
 		if err := m.sameBatch(c.Ref); err != nil {
 			return err
 		}
 		klCoef = make([]float32, M)
 		for r, i := range a.sel {
-			klCoef[r] = c.SeqKL[i/b.T]
+			if c.SeqKL != nil {
+				klCoef[r] = c.SeqKL[i/b.T]
+			}
+			if c.TokenKL != nil {
+				klCoef[r] += c.TokenKL[i]
+			}
 		}
 		refProbs = c.Ref.a.logit
 	}
