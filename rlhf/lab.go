@@ -54,11 +54,12 @@ type LabConfig struct {
 	// rated, trained on or evaluated.
 	Budget float64
 	// Anchor, when positive, is the weight of the anchor term in every
-	// policy step (Optim.Anchor): the LM loss of the base policy's own
-	// replies to the training prompts, rated or not.
+	// policy step (Optim.Anchor): the KL from the policy to the base along
+	// the base policy's own replies to the training prompts, rated or not.
 	Anchor float64
-	// AnchorMinProb limits the anchor to tokens the base gives at least
-	// this probability (Optim.AnchorMinProb); 0 = every token.
+	// AnchorMinProb limits the anchor to the positions where the base
+	// gave its sampled token at least this probability
+	// (Optim.AnchorMinProb); 0 = every position.
 	AnchorMinProb float64
 	// OnRound is called after each round; OnStep after each training step.
 	OnRound func(LabRound)

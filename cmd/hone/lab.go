@@ -78,9 +78,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if *lr < 0 || *beta < 0 || *epochs < 0 {
 		return usageError("lab: --lr, --beta and --epochs must not be negative")
 	}
-	// --budget, --anchor and --rpo-alpha default to the configuration's
-	// (the -1 sentinel); a negative value given on the command line is an
-	// error, not a request for the default.
+	// --budget, --anchor, --anchor-min-prob and --rpo-alpha default to the
+	// configuration's (the -1 sentinel); a negative value given on the
+	// command line is an error, not a request for the default.
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	for name, v := range map[string]float64{"budget": *budget, "anchor": *anchor, "anchor-min-prob": *anchorMin, "rpo-alpha": *rpo} {
