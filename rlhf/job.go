@@ -47,13 +47,37 @@ type JobConfig struct {
 	KTO                   KTOConfig
 	DPO                   DPOConfig
 	RLOO                  RLOOOptions
-	Optim                 Optim // DPO and RLOO
-	KTOOptim              Optim // KTO (zero: Optim)
-	RLOOOptim             Optim // RLOO (zero: Optim)
-	Reward                RewardConfig
-	RewardOptim           Optim
-	Sampler               Sampler // MaxTokens default 64
-	CheckpointEvery       int     // steps (default 10)
+	// The policy update's optimiser: Optim for DPO (and for KTO and RLOO
+	// when theirs is zero), KTOOptim, RLOOOptim. Where all that applies
+	// has LR 0, the reference model's kind decides (jobDefaults): on a
+	// chat model the lab's chat settings, on a base model its base-model
+	// ones with DPO's and KTO's steps halved.
+	Optim     Optim
+	KTOOptim  Optim
+	RLOOOptim Optim
+	// LR, when positive, replaces the learning rate of whichever of these
+	// applies; Epochs, when positive, its passes over the data (KTO, DPO):
+	// the CLI's --lr and --epochs.
+	LR     float64
+	Epochs int
+	// Anchor is the weight of the anchor term in every policy step
+	// (Optim.Anchor): the KL from the policy to the reference along the
+	// reference's own stored replies in the training data, at the
+	// positions where it gave its token at least AnchorMinProb. 0 = the
+	// reference's default (chat models: the lab's, ChatLabConfig; base
+	// models: off); negative = off. AnchorMinProb 0 = the default (0.5).
+	Anchor, AnchorMinProb float64
+	// Budget bounds each update as in the lab (Optim.Guard): training
+	// stops, rolled back to the last check within it, once the policy's
+	// LM loss on the replies to a fifth of the training prompts, set aside
+	// and not trained on, is up this fraction. 0 = the default (chat
+	// models: 0.9 × Gates.MaxLMLossIncrease, so that the update stops
+	// short of the gate; base models: off); negative = off.
+	Budget          float64
+	Reward          RewardConfig
+	RewardOptim     Optim
+	Sampler         Sampler // RLOO's and the gates'; MaxTokens 0 = 128 on chat models, 48 otherwise
+	CheckpointEvery int     // steps (default 10)
 	// Event receives progress: phases, steps with metrics, messages.
 	Event func(Event)
 }
@@ -93,23 +117,56 @@ type JobResult struct {
 }
 
 // DefaultJobConfig returns the job's defaults (the CLI starts from it).
+// The policy optimiser, anchor, budget and reply length are left zero:
+// RunJob sets them from the reference model's kind (jobDefaults).
 func DefaultJobConfig() JobConfig {
 	lab := DefaultLabConfig("auto")
-	kto := DefaultLabConfig("kto")
-	rloo := DefaultLabConfig("rloo")
-	// Smaller steps than the lab's (DPO 5e-4 against the lab's 7e-4, KTO
-	// half): a real user's data is noisier than a rule annotator's, and a
-	// run the gates reject costs a night.
-	lab.Optim.LR /= 2
-	kto.Optim.LR /= 2
 	return JobConfig{
-		KTOOptim: kto.Optim, RLOOOptim: rloo.Optim,
 		Algo: "auto", MinExamples: 16, MinPairs: 8, HeldOutFrac: 0.2, Gates: DefaultGates(),
-		LoRA: lab.LoRA, KTO: lab.KTO, DPO: lab.DPO, RLOO: lab.RLOO, Optim: lab.Optim,
+		LoRA: lab.LoRA, KTO: lab.KTO, DPO: lab.DPO, RLOO: lab.RLOO,
 		Reward: lab.Reward, RewardOptim: lab.RewardOptim,
-		Sampler:         Sampler{Temperature: 1, MaxTokens: 48},
+		Sampler:         Sampler{Temperature: 1},
 		CheckpointEvery: 10,
 	}
+}
+
+// jobDefaults returns the lab configuration whose policy optimiser,
+// anchor and reply length the job uses for algo by default. On a chat
+// model these are ChatLabConfig's, measured on the default model with
+// the anchor and the budget guard, which the job has too. On a base
+// model they are the lab's base-model ones with smaller steps for DPO
+// (5e-4 against the lab's 7e-4) and KTO (half): a real user's data is
+// noisier than a rule annotator's, and a run the gates reject costs a
+// night.
+func jobDefaults(algo string, chat bool) (LabConfig, error) {
+	if chat {
+		return ChatLabConfig(algo)
+	}
+	switch algo {
+	case "kto":
+		c := DefaultLabConfig(algo)
+		c.Optim.LR /= 2
+		return c, nil
+	case "rloo":
+		return DefaultLabConfig(algo), nil
+	}
+	c := DefaultLabConfig("auto")
+	c.Optim.LR /= 2
+	return c, nil
+}
+
+// optimFor is the policy optimiser for algo: the configured one, else
+// def's.
+func (jc *JobConfig) optimFor(algo string, def Optim) Optim {
+	switch {
+	case algo == "kto" && jc.KTOOptim.LR > 0:
+		return jc.KTOOptim
+	case algo == "rloo" && jc.RLOOOptim.LR > 0:
+		return jc.RLOOOptim
+	case jc.Optim.LR > 0:
+		return jc.Optim
+	}
+	return def
 }
 
 // LockPath is the train job's lock file in home.
@@ -163,9 +220,6 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	if jc.HeldOutFrac <= 0 {
 		jc.HeldOutFrac = def.HeldOutFrac
 	}
-	if jc.Sampler.MaxTokens <= 0 {
-		jc.Sampler = def.Sampler
-	}
 	if jc.CheckpointEvery <= 0 {
 		jc.CheckpointEvery = def.CheckpointEvery
 	}
@@ -180,9 +234,6 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	}
 	if jc.RLOO.K == 0 {
 		jc.RLOO = def.RLOO
-	}
-	if jc.Optim.LR == 0 {
-		jc.Optim = def.Optim
 	}
 	if jc.RewardOptim.LR == 0 {
 		jc.RewardOptim = def.RewardOptim
@@ -347,6 +398,31 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		return nil, fmt.Errorf("train: load policy %d: %w", active.Version, err)
 	}
 	defer ref.Engine.Close()
+	// What the configuration leaves zero, the reference's kind decides.
+	kind, err := jobDefaults(algo, ref.Chat())
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	if jc.Sampler.MaxTokens <= 0 {
+		t := jc.Sampler.Temperature
+		jc.Sampler = kind.Sampler
+		if t > 0 {
+			jc.Sampler.Temperature = t
+		}
+	}
+	anchor, minProb, budget := jc.Anchor, jc.AnchorMinProb, jc.Budget
+	if anchor == 0 {
+		anchor = kind.Anchor
+	}
+	switch {
+	case minProb == 0:
+		minProb = 0.5
+	case minProb < 0:
+		minProb = 0
+	}
+	if budget == 0 && ref.Chat() {
+		budget = 0.9 * jc.Gates.MaxLMLossIncrease
+	}
 
 	// The run row.
 	var run feedback.TrainingRun
@@ -438,6 +514,20 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		}
 	}
 
+	// The budget guard's validation text: the stored replies to a fifth
+	// of the training prompts, set aside (the reward model has seen them,
+	// the policy update does not), as the lab does with the base's.
+	var guardText []Seq
+	if budget > 0 {
+		t, p, val := setAside(thumbs, pairs)
+		if len(val) >= minGuardText && trainable(algo, t, p) {
+			thumbs, pairs, guardText = t, p, val
+			jc.emit(Event{Phase: "data", Message: fmt.Sprintf("budget: LM loss on %d set-aside replies may rise %.1f%% at most", len(val), 100*budget)})
+		} else {
+			jc.emit(Event{Phase: "data", Message: fmt.Sprintf("no budget guard: %d replies to set aside, too few (need %d and enough left to train on)", len(val), minGuardText)})
+		}
+	}
+
 	// Policy update on a fresh adapter over the reference.
 	policy, err := NewPolicy(ref.Train, jc.LoRA, uint64(run.ID))
 	if err != nil {
@@ -449,14 +539,24 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		tctx, cancel = context.WithTimeout(ctx, jc.MaxDuration-time.Since(start))
 		defer cancel()
 	}
-	o := jc.Optim
-	if algo == "kto" && jc.KTOOptim.LR > 0 {
-		o = jc.KTOOptim
+	o := jc.optimFor(algo, kind.Optim)
+	if jc.LR > 0 {
+		o.LR = jc.LR
 	}
-	if algo == "rloo" && jc.RLOOOptim.LR > 0 {
-		o = jc.RLOOOptim
+	if jc.Epochs > 0 {
+		o.Epochs = jc.Epochs
 	}
 	o.Seed = uint64(run.ID)
+	if anchor > 0 {
+		// The stored replies in the window are the reference's own
+		// (the chat samples from the active policy).
+		o.Anchor, o.AnchorCoef, o.AnchorMinProb = replies(thumbs, pairs), anchor, minProb
+	}
+	if len(guardText) > 0 {
+		if o.Guard, err = lmBudget(ctx, ref.Train, policy, guardText, budget); err != nil {
+			return fail(fmt.Errorf("train: %w", err))
+		}
+	}
 	o.CheckpointEvery = jc.CheckpointEvery
 	ckPath := filepath.Join(dir, "checkpoint.gob")
 	o.Checkpoint = func(ts *TrainState) error {
@@ -548,6 +648,12 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	}
 	if len(hist) > 0 {
 		metrics["final"] = hist[len(hist)-1]
+	}
+	if anchor > 0 {
+		metrics["anchor"] = map[string]any{"weight": anchor, "min_prob": minProb}
+	}
+	if len(guardText) > 0 {
+		metrics["budget"] = budget
 	}
 	mb, _ := json.Marshal(metrics)
 	cand, err := st.CreatePolicy(ctx, feedback.Policy{Name: fmt.Sprintf("%s-%d", algo, run.ID), Base: active.Base, ParentVersion: active.Version, Path: path, Algorithm: algo, Metrics: mb})
@@ -669,4 +775,72 @@ func readCheckpoint(path string) (*checkpointFile, error) {
 		return nil, fmt.Errorf("checkpoint %s: no state", path)
 	}
 	return &ck, nil
+}
+
+// minGuardText is the fewest set-aside replies the job's budget guard
+// measures on; with fewer it runs without one.
+const minGuardText = 8
+
+// setAside splits off the replies to a fifth of the prompts (by a hash of
+// their tokens): what stays to train on, and the set-aside replies, each
+// once.
+func setAside(thumbs []Unpaired, pairs []Pair) ([]Unpaired, []Pair, []Seq) {
+	aside := func(p []int) bool { return heldOut("budget\x00"+fmt.Sprint(p), 0.2) }
+	var t []Unpaired
+	var p []Pair
+	var vt []Unpaired
+	var vp []Pair
+	for _, x := range thumbs {
+		if aside(x.Prompt) {
+			vt = append(vt, x)
+		} else {
+			t = append(t, x)
+		}
+	}
+	for _, x := range pairs {
+		if aside(x.Prompt) {
+			vp = append(vp, x)
+		} else {
+			p = append(p, x)
+		}
+	}
+	return t, p, replies(vt, vp)
+}
+
+// trainable reports whether algo has the data it needs in thumbs and
+// pairs.
+func trainable(algo string, thumbs []Unpaired, pairs []Pair) bool {
+	switch algo {
+	case "kto":
+		up, down := false, false
+		for _, t := range thumbs {
+			up, down = up || t.Up, down || !t.Up
+		}
+		return up && down
+	case "dpo":
+		return len(pairs) > 0
+	}
+	return len(thumbs)+len(pairs) > 0
+}
+
+// replies are the distinct prompt + reply sequences among thumbs and
+// both sides of pairs.
+func replies(thumbs []Unpaired, pairs []Pair) []Seq {
+	seen := map[string]bool{}
+	var out []Seq
+	add := func(s Seq) {
+		k := fmt.Sprint(s.Prompt, s.Completion)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, s)
+		}
+	}
+	for _, t := range thumbs {
+		add(t.Seq)
+	}
+	for _, p := range pairs {
+		add(Seq{p.Prompt, p.Chosen})
+		add(Seq{p.Prompt, p.Rejected})
+	}
+	return out
 }

@@ -327,3 +327,92 @@ func TestJobMaxDuration(t *testing.T) {
 		t.Fatalf("runs %+v, active %+v", runs, act)
 	}
 }
+
+// TestJobAnchorAndBudget: with an anchor and a budget the job anchors
+// every step on the stored replies, measures the budget on the replies
+// to set-aside prompts, and a budget nothing fits stops the update at its
+// first check, rolled back to the reference.
+func TestJobAnchorAndBudget(t *testing.T) {
+	home := t.TempDir()
+	st := openStore(t, home)
+	jc := smallJob(t, home, st)
+	seedStore(t, st, 40, 0)
+	jc.Algo = "dpo"
+	jc.Anchor, jc.Budget = 2, 1e-9
+	jc.Gates = GateConfig{MinRewardGain: -1e9, MaxKL: 1e9, MaxLMLossIncrease: 1e9, MinLengthRatio: 1e-9, MaxLengthRatio: 1e9, Samples: 1}
+	var msgs []string
+	jc.Event = func(ev Event) {
+		if ev.Message != "" {
+			msgs = append(msgs, ev.Message)
+		}
+	}
+	res, err := RunJob(context.Background(), jc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(msgs, func(m string) bool { return strings.HasPrefix(m, "budget: LM loss on ") }) {
+		t.Errorf("no budget message among %q", msgs)
+	}
+	if len(res.History) == 0 {
+		t.Fatal("no training step")
+	}
+	last := res.History[len(res.History)-1]
+	if _, ok := last["anchor/kl"]; !ok {
+		t.Errorf("last step %v: no anchor/kl", last)
+	}
+	if last["budget/stopped_at"] == 0 {
+		t.Errorf("last step %v: the budget did not stop the update", last)
+	}
+	if res.Eval.KL > 1e-6 {
+		t.Errorf("KL to the reference %g after a roll-back to it", res.Eval.KL)
+	}
+}
+
+func TestJobDefaultsByKind(t *testing.T) {
+	for _, algo := range []string{"kto", "dpo", "rloo"} {
+		for _, chat := range []bool{false, true} {
+			c, err := jobDefaults(algo, chat)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 48
+			if chat {
+				want = 128
+			}
+			if c.Sampler.MaxTokens != want || (c.Anchor > 0) != chat || c.Optim.LR <= 0 {
+				t.Errorf("%s, chat %v: max tokens %d (want %d), anchor %g, lr %g", algo, chat, c.Sampler.MaxTokens, want, c.Anchor, c.Optim.LR)
+			}
+		}
+	}
+}
+
+func TestSetAside(t *testing.T) {
+	var thumbs []Unpaired
+	var pairs []Pair
+	for i := range 50 {
+		p := []int{1, i}
+		thumbs = append(thumbs, Unpaired{Seq{p, []int{7}}, true}, Unpaired{Seq{p, []int{8}}, false})
+		pairs = append(pairs, Pair{p, []int{7}, []int{8}})
+	}
+	tt, tp, val := setAside(thumbs, pairs)
+	if len(val) == 0 || len(tt) == len(thumbs) || len(tp) == len(pairs) {
+		t.Fatalf("nothing set aside: %d thumbs, %d pairs, %d replies", len(tt), len(tp), len(val))
+	}
+	// Each set-aside prompt's two replies once, though thumbs and pairs
+	// both hold them; no training prompt among them.
+	if len(val) != 2*(len(pairs)-len(tp)) || len(thumbs)-len(tt) != len(val) {
+		t.Errorf("%d set-aside replies for %d pairs and %d thumbs set aside", len(val), len(pairs)-len(tp), len(thumbs)-len(tt))
+	}
+	kept := map[int]bool{}
+	for _, x := range tp {
+		kept[x.Prompt[1]] = true
+	}
+	for _, s := range val {
+		if kept[s.Prompt[1]] {
+			t.Errorf("prompt %v both trained on and set aside", s.Prompt)
+		}
+	}
+	if !trainable("dpo", tt, tp) || !trainable("kto", tt, tp) || trainable("kto", tt[:1], nil) {
+		t.Error("trainable")
+	}
+}

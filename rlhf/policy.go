@@ -38,6 +38,12 @@ func LoadModel(path, tokenizer string) (*Loaded, error) {
 	return &Loaded{Engine: e, Train: m}, nil
 }
 
+// Chat reports whether the model is a chat model: one with a chat
+// template its prompts go through (a base model's is "plain").
+func (l *Loaded) Chat() bool {
+	return l.Engine.Template != nil && l.Engine.Template.Name() != "plain"
+}
+
 // Tok is the model's tokenizer.
 func (l *Loaded) Tok() TextTokenizer { return l.Engine.Tok }
 

@@ -119,7 +119,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("lab: %w", err)
 	}
 	defer ld.Engine.Close()
-	chat := ld.Engine.Template != nil && ld.Engine.Template.Name() != "plain"
+	chat := ld.Chat()
 	var cfg rlhf.LabConfig
 	if chat {
 		if cfg, err = rlhf.ChatLabConfig(*algo); err != nil {

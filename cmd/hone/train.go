@@ -31,11 +31,13 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	fs.Float64Var(&jc.Gates.MinRewardGain, "min-reward-gain", jc.Gates.MinRewardGain, "gate: held-out reward gain over the reference must exceed this")
 	fs.Float64Var(&jc.Gates.MinLengthRatio, "min-length-ratio", jc.Gates.MinLengthRatio, "gate: shortest mean reply length relative to the reference")
 	fs.Float64Var(&jc.Gates.MaxLengthRatio, "max-length-ratio", jc.Gates.MaxLengthRatio, "gate: longest mean reply length relative to the reference")
-	fs.Float64Var(&jc.Optim.LR, "lr", jc.Optim.LR, "learning rate")
-	fs.IntVar(&jc.Optim.Epochs, "epochs", jc.Optim.Epochs, "passes over the new data (KTO, DPO)")
+	lr := fs.Float64("lr", 0, "learning rate of every algorithm (default: the algorithm's for the active policy's kind of model)")
+	epochs := fs.Int("epochs", 0, "passes over the new data, KTO and DPO (default: the algorithm's for the active policy's kind of model)")
+	fs.Float64Var(&jc.Anchor, "anchor", 0, "weight of the KL to the active policy on its own stored replies in every step (default: the lab's for chat models, off otherwise; negative = off)")
+	fs.Float64Var(&jc.Budget, "budget", 0, "stop the update once LM loss on set-aside replies is up this fraction, and roll it back (default: 0.9 × --max-lm-loss-increase for chat models, off otherwise; negative = off)")
 	fs.IntVar(&jc.LoRA.Rank, "lora", jc.LoRA.Rank, "LoRA rank")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: hone train [--algo auto|kto|dpo|rloo] [--json] [--dry-run] [--max-duration D] [-m BASE_MODEL]")
+		fmt.Fprintln(e.stderr, "usage: hone train [--algo auto|kto|dpo|rloo] [--json] [--dry-run] [--max-duration D] [-m BASE_MODEL] [--lr X] [--epochs E] [--anchor W] [--budget F]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -45,17 +47,29 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return usageError("train: unexpected argument %q", pos[0])
 	}
-	// --lr/--epochs given: they apply to every algorithm.
+	// --lr/--epochs given: they apply to every algorithm, over the
+	// defaults for the active policy's kind of model (rlhf.RunJob fills
+	// the rest of each optimiser).
+	var bad error
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "lr":
-			jc.KTOOptim.LR, jc.RLOOOptim.LR = jc.Optim.LR, jc.Optim.LR
+			if *lr <= 0 {
+				bad = usageError("train: --lr %g must be positive", *lr)
+			}
+			jc.LR = *lr
 		case "epochs":
-			jc.KTOOptim.Epochs = jc.Optim.Epochs
+			if *epochs <= 0 {
+				bad = usageError("train: --epochs %d must be positive", *epochs)
+			}
+			jc.Epochs = *epochs
 		}
 	})
-	if jc.Optim.LR <= 0 || jc.Optim.Epochs <= 0 || jc.LoRA.Rank <= 0 {
-		return usageError("train: --lr, --epochs and --lora must be positive")
+	if bad != nil {
+		return bad
+	}
+	if jc.LoRA.Rank <= 0 {
+		return usageError("train: --lora %d must be positive", jc.LoRA.Rank)
 	}
 	switch jc.Algo {
 	case "auto", "kto", "dpo", "rloo":

@@ -43,9 +43,18 @@ func TestTrainExitCodes(t *testing.T) {
 	if code != exitLocked || !strings.Contains(errs, "lock") {
 		t.Fatalf("locked: exit %d, stderr %q", code, errs)
 	}
-	// Bad flags: exit 2.
-	if _, _, code = honeAt(t, home, "train", "--algo", "ppo"); code != exitUsage {
-		t.Fatalf("bad algo: exit %d", code)
+	// Bad flags: exit 2, naming the flag.
+	for _, bad := range [][]string{
+		{"--algo", "ppo"},
+		{"--lr", "0"},
+		{"--epochs", "-1"},
+		{"--lora", "0"},
+		{"--max-duration", "-1s"},
+	} {
+		args := append([]string{"train"}, bad...)
+		if _, stderr, code := honeAt(t, home, args...); code != exitUsage || !strings.Contains(stderr, bad[0]) {
+			t.Errorf("train %v: exit %d, %q; want a usage error naming the flag", bad, code, stderr)
+		}
 	}
 }
 
