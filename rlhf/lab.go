@@ -31,7 +31,13 @@ type LabConfig struct {
 	Prompts     []string // nil = BuiltinPrompts()
 	HeldOutFrac float64  // share of prompts held out for evaluation (default 0.2)
 	EvalSamples int      // replies per held-out prompt when evaluating (default 4)
-	BOS         int      // token prepended to prompts; −1 = none (default llama2c's BOS, 1)
+	// LMSamples is the number of the base's replies per prompt in the
+	// texts LM loss is measured on: the held-out text (the evaluation's
+	// replies and more) and the budget's validation text (default 8).
+	// Most of the estimate's noise is which way each reply went, so more
+	// replies per prompt make the drift, and the budget's stop, surer.
+	LMSamples int
+	BOS       int // token prepended to prompts; −1 = none (default llama2c's BOS, 1)
 	// Render turns a prompt into tokens (a chat model's template); nil =
 	// BOS + the raw text, as for base models.
 	Render      func(prompt string) []int
@@ -77,7 +83,7 @@ const (
 // tests start from it.
 func DefaultLabConfig(algo string) LabConfig {
 	c := LabConfig{
-		Algo: algo, Ratings: 500, Rounds: 1, Seed: 1, HeldOutFrac: 0.2, EvalSamples: 4, BOS: llama2cBOS,
+		Algo: algo, Ratings: 500, Rounds: 1, Seed: 1, HeldOutFrac: 0.2, EvalSamples: 4, LMSamples: 8, BOS: llama2cBOS,
 		Sampler: Sampler{Temperature: 1, MaxTokens: 48, Stop: []int{llama2cBOS, llama2cEOS}},
 		LoRA:    train.LoRAConfig{Rank: 8, Alpha: 16},
 		KTO:     KTOConfig{Beta: 0.1},
@@ -139,7 +145,8 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 	// digits along with the choice to work them out. With it a larger
 	// step fits the budget: KTO on replies under 15 words went from +26
 	// points at 3.4% drift to +32 at 4.0% (seed 1; +31 at 4.4% on seed
-	// 2). What drift remains is spread evenly over the worked sums, about
+	// 2; drifts on the held-out text of 4 replies a prompt it had then,
+	// 4.1% and 4.6% on today's 8). What drift remains is spread evenly over the worked sums, about
 	// 2 nats a reply, where before a few replies took most of it.
 	// Anchoring every position (min prob 0) held the choices too (+24 at
 	// 2.6%). Without the anchor and the guard one seed's DPO run
@@ -280,6 +287,9 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	if cfg.EvalSamples < 1 {
 		cfg.EvalSamples = 4
 	}
+	if cfg.LMSamples < 1 {
+		cfg.LMSamples = 8
+	}
 	prompts := cfg.Prompts
 	if len(prompts) == 0 {
 		prompts = BuiltinPrompts()
@@ -322,7 +332,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 			train = rest
 			var ps [][]int
 			for _, p := range val {
-				for k := 0; k < cfg.EvalSamples; k++ {
+				for k := 0; k < cfg.LMSamples; k++ {
 					ps = append(ps, p.toks)
 				}
 			}
@@ -346,6 +356,21 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	}
 	res.ApprovalBase, res.ReplyTokensBase = baseEval.approval, baseEval.tokens
 	lmText := baseEval.seqs
+	if extra := cfg.LMSamples - cfg.EvalSamples; extra > 0 {
+		var ps [][]int
+		for _, p := range held {
+			for k := 0; k < extra; k++ {
+				ps = append(ps, p.toks)
+			}
+		}
+		comps, err := cfg.Sampler.sampleFrom(ctx, base, ps, cfg.Seed^0x1e7a5)
+		if err != nil {
+			return nil, err
+		}
+		for i, c := range comps {
+			lmText = append(lmText, Seq{ps[i], c})
+		}
+	}
 	res.LMLossBase, err = lmLoss(ctx, base, lmText)
 	if err != nil {
 		return nil, err

@@ -35,6 +35,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	temperature := fs.Float64("temperature", 1, "sampling temperature of the replies")
 	epochs := fs.Int("epochs", 0, "passes over the ratings for KTO and DPO (default: the algorithm's)")
 	evalSamples := fs.Int("eval-samples", 4, "replies per held-out prompt when evaluating")
+	lmSamples := fs.Int("lm-samples", 8, "base replies per prompt in the LM-loss texts (held-out drift and the budget's validation)")
 	lr := fs.Float64("lr", 0, "policy learning rate (default: the algorithm's; chat models have their own)")
 	beta := fs.Float64("beta", 0, "KL coefficient β of KTO, DPO or RLOO (default 0.1)")
 	budget := fs.Float64("budget", -1, "stop each update once LM loss on a set-aside validation text is up this fraction, and roll it back (default 0.045 for chat models, off otherwise; 0 = off)")
@@ -45,7 +46,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	loraTargets := fs.String("lora-targets", "", "comma-separated LoRA targets among q,k,v,o,gate,up,down (default all)")
 	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--temperature T] [--max-tokens N] [--json] [--seed S]")
+		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -72,8 +73,8 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if *rounds < 1 || *rounds > *ratings/2 {
 		return usageError("lab: --rounds %d: need 1..ratings/2", *rounds)
 	}
-	if *evalSamples < 1 || *maxTokens < 0 {
-		return usageError("lab: --eval-samples must be positive and --max-tokens not negative")
+	if *evalSamples < 1 || *lmSamples < 1 || *maxTokens < 0 {
+		return usageError("lab: --eval-samples and --lm-samples must be positive and --max-tokens not negative")
 	}
 	if *lr < 0 || *beta < 0 || *epochs < 0 {
 		return usageError("lab: --lr, --beta and --epochs must not be negative")
@@ -139,7 +140,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		cfg.Sampler.MaxTokens = *maxTokens
 	}
 	cfg.Sampler.Temperature = *temperature
-	cfg.EvalSamples = *evalSamples
+	cfg.EvalSamples, cfg.LMSamples = *evalSamples, *lmSamples
 	cfg.SkipRewardModel = !*withRM
 	if *lr > 0 {
 		cfg.Optim.LR = *lr

@@ -158,6 +158,7 @@ func TestLabCommandJSON(t *testing.T) {
 		{"--temperature", "0"},
 		{"--epochs", "-1"},
 		{"--max-tokens", "-3"},
+		{"--lm-samples", "0"},
 		{"--lora-rank", "-1"},
 		{"--lora-targets", "q,zz"},
 		{"--anchor", "-2"},
