@@ -330,18 +330,9 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		}
 		if len(val) > 0 && len(rest) > 0 {
 			train = rest
-			var ps [][]int
-			for _, p := range val {
-				for k := 0; k < cfg.LMSamples; k++ {
-					ps = append(ps, p.toks)
-				}
-			}
-			comps, err := cfg.Sampler.sampleFrom(ctx, base, ps, cfg.Seed^0xb0d6e7)
-			if err != nil {
+			var err error
+			if guardText, err = cfg.Sampler.replies(ctx, base, val, cfg.LMSamples, cfg.Seed^0xb0d6e7); err != nil {
 				return nil, err
-			}
-			for i, c := range comps {
-				guardText = append(guardText, Seq{ps[i], c})
 			}
 		}
 	}
@@ -357,19 +348,11 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	res.ApprovalBase, res.ReplyTokensBase = baseEval.approval, baseEval.tokens
 	lmText := baseEval.seqs
 	if extra := cfg.LMSamples - cfg.EvalSamples; extra > 0 {
-		var ps [][]int
-		for _, p := range held {
-			for k := 0; k < extra; k++ {
-				ps = append(ps, p.toks)
-			}
-		}
-		comps, err := cfg.Sampler.sampleFrom(ctx, base, ps, cfg.Seed^0x1e7a5)
+		more, err := cfg.Sampler.replies(ctx, base, held, extra, cfg.Seed^0x1e7a5)
 		if err != nil {
 			return nil, err
 		}
-		for i, c := range comps {
-			lmText = append(lmText, Seq{ps[i], c})
-		}
+		lmText = append(lmText, more...)
 	}
 	res.LMLossBase, err = lmLoss(ctx, base, lmText)
 	if err != nil {
@@ -527,6 +510,26 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	res.Policy = policy
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// replies samples n of m's replies to each prompt, as prompt + reply
+// sequences.
+func (s Sampler) replies(ctx context.Context, m *train.Model, prompts []labPrompt, n int, seed uint64) ([]Seq, error) {
+	var ps [][]int
+	for _, p := range prompts {
+		for range n {
+			ps = append(ps, p.toks)
+		}
+	}
+	comps, err := s.sampleFrom(ctx, m, ps, seed)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Seq, len(comps))
+	for i, c := range comps {
+		out[i] = Seq{ps[i], c}
+	}
+	return out, nil
 }
 
 // lmBudget returns a Guard that passes while policy's language-model loss
