@@ -161,8 +161,7 @@ type stepper struct {
 	o     Optim
 	// safe holds the trainable parameters at the last passing Guard check.
 	safe []float32
-	// anchor holds o.Anchor and the order it is drawn in.
-	anchor     []Seq
+	// anchorPlan is the order o.Anchor is drawn in (nil: no anchor).
 	anchorPlan [][]int
 }
 
@@ -189,12 +188,9 @@ const clipNorm = 1
 
 func newStepper(m *train.Model, o Optim, total int) *stepper {
 	s := &stepper{m: m, ps: m.Trainable(), opt: train.NewAdamW(0), total: total, o: o}
-	if o.AnchorCoef > 0 {
-		s.anchor = o.Anchor
-		if len(s.anchor) > 0 {
-			per := (len(s.anchor) + o.BatchSize - 1) / o.BatchSize
-			s.anchorPlan = batches(len(s.anchor), o.BatchSize, (total+per-1)/per, o.Seed^0xa4c0)
-		}
+	if n := len(o.Anchor); o.AnchorCoef > 0 && n > 0 {
+		per := (n + o.BatchSize - 1) / o.BatchSize
+		s.anchorPlan = batches(n, o.BatchSize, (total+per-1)/per, o.Seed^0xa4c0)
 	}
 	return s
 }
@@ -210,7 +206,7 @@ func (s *stepper) anchorStep(ctx context.Context, ref *train.Model, step int, m 
 	seqs := make([]Seq, len(b))
 	n := 0
 	for j, i := range b {
-		seqs[j] = s.anchor[i]
+		seqs[j] = s.o.Anchor[i]
 		n += len(seqs[j].Completion)
 	}
 	if n == 0 {

@@ -550,7 +550,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	if anchor > 0 {
 		// The stored replies in the window are the reference's own
 		// (the chat samples from the active policy).
-		o.Anchor, o.AnchorCoef, o.AnchorMinProb = replies(thumbs, pairs), anchor, minProb
+		o.Anchor, o.AnchorCoef, o.AnchorMinProb = distinctReplies(thumbs, pairs), anchor, minProb
 	}
 	if len(guardText) > 0 {
 		if o.Guard, err = lmBudget(ctx, ref.Train, policy, guardText, budget); err != nil {
@@ -804,7 +804,7 @@ func setAside(thumbs []Unpaired, pairs []Pair) ([]Unpaired, []Pair, []Seq) {
 			p = append(p, x)
 		}
 	}
-	return t, p, replies(vt, vp)
+	return t, p, distinctReplies(vt, vp)
 }
 
 // trainable reports whether algo has the data it needs in thumbs and
@@ -823,9 +823,9 @@ func trainable(algo string, thumbs []Unpaired, pairs []Pair) bool {
 	return len(thumbs)+len(pairs) > 0
 }
 
-// replies are the distinct prompt + reply sequences among thumbs and
-// both sides of pairs.
-func replies(thumbs []Unpaired, pairs []Pair) []Seq {
+// distinctReplies are the distinct prompt + reply sequences among thumbs
+// and both sides of pairs.
+func distinctReplies(thumbs []Unpaired, pairs []Pair) []Seq {
 	seen := map[string]bool{}
 	var out []Seq
 	add := func(s Seq) {

@@ -146,8 +146,9 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 	// step fits the budget: KTO on replies under 15 words went from +26
 	// points at 3.4% drift to +32 at 4.0% (seed 1; +31 at 4.4% on seed
 	// 2; drifts on the held-out text of 4 replies a prompt it had then,
-	// 4.1% and 4.6% on today's 8). What drift remains is spread evenly over the worked sums, about
-	// 2 nats a reply, where before a few replies took most of it.
+	// 4.1% and 4.6% on today's 8). What drift remains is spread evenly
+	// over the worked sums, about 2 nats a reply, where before a few
+	// replies took most of it.
 	// Anchoring every position (min prob 0) held the choices too (+24 at
 	// 2.6%). Without the anchor and the guard one seed's DPO run
 	// collapsed (LM loss +34%).
