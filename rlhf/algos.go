@@ -56,13 +56,17 @@ type Optim struct {
 	// Guard, when set, is asked every GuardEvery steps (default: a
 	// twentieth of the run) and after the last whether the policy is still
 	// within its budget — e.g. its language-model loss on a validation
-	// text up at most so much (the lab's Budget). At the first
-	// check that fails, training stops and the trainable parameters go
-	// back to where the last passing check (or the start) left them: the
-	// run moves the policy as far as the data asks but no further than the
-	// budget, like a PPO target_kl early stop.
-	Guard      func(ctx context.Context, step int) (ok bool, err error)
-	GuardEvery int
+	// text up at most so much (the lab's Budget). At a check that fails,
+	// the trainable parameters go back to where the last passing check
+	// (or the start) left them. Then, for the first GuardRetries failures,
+	// training goes on from there at half the learning rate it had (a
+	// backtracking line search: smaller steps get closer to the budget
+	// without crossing it); after those it stops: the run moves the
+	// policy as far as the data asks but no further than the budget, like
+	// a PPO target_kl early stop.
+	Guard        func(ctx context.Context, step int) (ok bool, err error)
+	GuardEvery   int
+	GuardRetries int
 	// Anchor, with AnchorCoef > 0, adds AnchorCoef × the mean over the
 	// completion positions of a batch of these sequences of the exact
 	// KL(policy ‖ reference) of the next-token distributions to every
@@ -96,6 +100,9 @@ type TrainState struct {
 	M, V     map[string][]float32
 	AdamStep int
 	History  []Metrics
+	// Retries is the budget checks failed so far (Optim.GuardRetries); the
+	// learning rate is halved for each.
+	Retries int
 }
 
 func (o Optim) withDefaults() Optim {
@@ -163,6 +170,9 @@ type stepper struct {
 	safe []float32
 	// anchorPlan is the order o.Anchor is drawn in (nil: no anchor).
 	anchorPlan [][]int
+	// retries is the budget checks failed so far; each halves the
+	// learning rate.
+	retries int
 }
 
 // head is a reward model's scalar head: W (Dim) and B (1) as views of one
@@ -285,6 +295,7 @@ func (s *stepper) restore(ts *TrainState) (int, []Metrics, error) {
 		}
 	}
 	s.opt.T = ts.AdamStep
+	s.retries = ts.Retries
 	return ts.Step, ts.History, nil
 }
 
@@ -297,7 +308,7 @@ func (s *stepper) checkpoint(step int, hist []Metrics, force bool) error {
 	if !force && (s.o.CheckpointEvery <= 0 || step%s.o.CheckpointEvery != 0) {
 		return nil
 	}
-	ts := &TrainState{Step: step, Tensors: map[string][]float32{}, AdamStep: s.opt.T, History: hist}
+	ts := &TrainState{Step: step, Tensors: map[string][]float32{}, AdamStep: s.opt.T, History: hist, Retries: s.retries}
 	if s.opt.M != nil {
 		ts.M, ts.V = map[string][]float32{}, map[string][]float32{}
 	}
@@ -328,13 +339,17 @@ func (s *stepper) after(ctx context.Context, step, total int, m Metrics, hist []
 			return err
 		}
 	}
-	if err := s.checkpoint(step+1, hist, false); err != nil {
+	// The guard first: a checkpoint then holds what a retry rolled back to
+	// and the halved step.
+	if err := s.guard(ctx, step+1, total, m); err != nil {
 		return err
 	}
-	return s.guard(ctx, step+1, total, m)
+	return s.checkpoint(step+1, hist, false)
 }
 
-// guard runs the budget check after done steps when one is due.
+// guard runs the budget check after done steps when one is due: a
+// failed check rolls the parameters back and, while retries are left and
+// steps remain, halves the learning rate; otherwise it stops the run.
 func (s *stepper) guard(ctx context.Context, done, total int, m Metrics) error {
 	if s.o.Guard == nil {
 		return nil
@@ -355,10 +370,29 @@ func (s *stepper) guard(ctx context.Context, done, total int, m Metrics) error {
 		return nil
 	}
 	copy(s.ps.Params, s.safe)
+	if s.retries < s.o.GuardRetries && done < total {
+		s.retries++
+		if m != nil {
+			m["budget/retry_at"] = float64(done)
+		}
+		return nil
+	}
 	if m != nil {
 		m["budget/stopped_at"] = float64(done)
 	}
 	return errOverBudget
+}
+
+// countRetries counts the failed budget checks a run went back from and on
+// at half the step (budget/retry_at in its metrics).
+func countRetries(hist []Metrics) int {
+	n := 0
+	for _, m := range hist {
+		if m["budget/retry_at"] > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // over reports whether a training loop ended at a failed budget check
@@ -374,9 +408,9 @@ func over(err error) error {
 func (s *stepper) dropoutSeed(step int) uint64 { return mix64(s.o.Seed^0xd20b, uint64(step)) }
 
 // apply takes one optimiser step with the accumulated gradients (clipped
-// to a global norm of 1, which it returns before clipping) and zeroes
-// them.
-func (s *stepper) apply(step int) (float64, error) {
+// to a global norm of 1), zeroes them, and records in m the norm before
+// clipping (grad_norm) and the learning rate it stepped with.
+func (s *stepper) apply(step int, m Metrics) error {
 	var ss float64
 	if len(s.ps.Grads) > 0 {
 		n := float64(train.GradNorm(s.ps.Grads))
@@ -398,20 +432,21 @@ func (s *stepper) apply(step int) (float64, error) {
 			}
 		}
 	}
-	lr := float32(s.o.LR * lrScale(step, s.total, s.o.Warmup))
+	lr := float32(math.Ldexp(s.o.LR*lrScale(step, s.total, s.o.Warmup), -s.retries))
 	if len(s.ps.Params) > 0 {
 		if err := s.opt.Step(s.ps, lr); err != nil {
-			return 0, err
+			return err
 		}
 		s.m.ZeroGrad()
 	}
 	if s.head != nil {
 		if err := s.head.opt.Step(s.head.params(), lr); err != nil {
-			return 0, err
+			return err
 		}
 		clear(s.head.grad)
 	}
-	return norm, nil
+	m["grad_norm"], m["learning_rate"] = norm, float64(lr)
+	return nil
 }
 
 // TrainKTO updates policy (an adapter over ref's weights, or a full copy)
@@ -488,7 +523,7 @@ func TrainKTO(ctx context.Context, policy, ref *train.Model, data []Unpaired, cf
 		if err := st.anchorStep(ctx, ref, step, r.Metrics); err != nil {
 			return hist, fmt.Errorf("kto: step %d: %w", step, err)
 		}
-		if r.Metrics["grad_norm"], err = st.apply(step); err != nil {
+		if err := st.apply(step, r.Metrics); err != nil {
 			return hist, fmt.Errorf("kto: step %d: %w", step, err)
 		}
 		hist = append(hist, r.Metrics)
@@ -550,7 +585,7 @@ func TrainDPO(ctx context.Context, policy, ref *train.Model, pairs []Pair, cfg D
 		if err := st.anchorStep(ctx, ref, step, r.Metrics); err != nil {
 			return hist, fmt.Errorf("dpo: step %d: %w", step, err)
 		}
-		if r.Metrics["grad_norm"], err = st.apply(step); err != nil {
+		if err := st.apply(step, r.Metrics); err != nil {
 			return hist, fmt.Errorf("dpo: step %d: %w", step, err)
 		}
 		hist = append(hist, r.Metrics)
@@ -638,7 +673,7 @@ func TrainRLOO(ctx context.Context, policy, ref *train.Model, rm *RewardModel, p
 		if err := st.anchorStep(ctx, ref, step, r.Metrics); err != nil {
 			return hist, fmt.Errorf("rloo: step %d: %w", step, err)
 		}
-		if r.Metrics["grad_norm"], err = st.apply(step); err != nil {
+		if err := st.apply(step, r.Metrics); err != nil {
 			return hist, fmt.Errorf("rloo: step %d: %w", step, err)
 		}
 		hist = append(hist, r.Metrics)

@@ -2,6 +2,7 @@ package rlhf
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -11,29 +12,43 @@ import (
 	"github.com/hone-ai/hone/model/train"
 )
 
+// guardRun is a tiny DPO or KTO run to put a Guard on: n items in its
+// data, a fresh adapter on the base for each policy.
+type guardRun struct {
+	name   string
+	n      int
+	run    func(p *train.Model, o Optim) ([]Metrics, error)
+	policy func(t *testing.T) *train.Model
+}
+
+func guardRuns(t *testing.T, seed uint64) []guardRun {
+	ctx := context.Background()
+	base := tinyBase(t, seed)
+	pairs, thumbs := tinyPrefs(tinySeqs(24, seed+1))
+	policy := func(t *testing.T) *train.Model {
+		p, err := NewPolicy(base, train.LoRAConfig{Rank: 2, Alpha: 4}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	return []guardRun{
+		{"dpo", len(pairs), func(p *train.Model, o Optim) ([]Metrics, error) {
+			return TrainDPO(ctx, p, base, pairs, DPOConfig{Beta: 0.1}, o)
+		}, policy},
+		{"kto", len(thumbs), func(p *train.Model, o Optim) ([]Metrics, error) {
+			return TrainKTO(ctx, p, base, thumbs, KTOConfig{Beta: 0.1}, o)
+		}, policy},
+	}
+}
+
 // The budget guard stops a run at its first failing check and leaves the
 // parameters where the last passing check saw them, for every algorithm
 // that takes a Guard.
 func TestGuardStopsAndRollsBack(t *testing.T) {
-	ctx := context.Background()
-	base := tinyBase(t, 20)
-	seqs := tinySeqs(24, 21)
-	pairs, thumbs := tinyPrefs(seqs)
-	lc := train.LoRAConfig{Rank: 2, Alpha: 4}
-	algos := map[string]func(p *train.Model, o Optim) ([]Metrics, error){
-		"dpo": func(p *train.Model, o Optim) ([]Metrics, error) {
-			return TrainDPO(ctx, p, base, pairs, DPOConfig{Beta: 0.1}, o)
-		},
-		"kto": func(p *train.Model, o Optim) ([]Metrics, error) {
-			return TrainKTO(ctx, p, base, thumbs, KTOConfig{Beta: 0.1}, o)
-		},
-	}
-	for name, run := range algos {
-		t.Run(name, func(t *testing.T) {
-			p, err := NewPolicy(base, lc, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
+	for _, a := range guardRuns(t, 20) {
+		t.Run(a.name, func(t *testing.T) {
+			p := a.policy(t)
 			var atPass []float32
 			o := Optim{LR: 5e-3, Epochs: 4, BatchSize: 4, Seed: 5, GuardEvery: 2}
 			o.Guard = func(_ context.Context, step int) (bool, error) {
@@ -43,7 +58,7 @@ func TestGuardStopsAndRollsBack(t *testing.T) {
 				}
 				return false, nil // the check after step 6 fails
 			}
-			hist, err := run(p, o)
+			hist, err := a.run(p, o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,6 +70,56 @@ func TestGuardStopsAndRollsBack(t *testing.T) {
 			}
 			if !slices.Equal(p.Trainable().Params, atPass) {
 				t.Error("parameters are not those of the last passing check (step 4)")
+			}
+		})
+	}
+}
+
+// A failed budget check with retries left rolls the parameters back and
+// goes on at half the learning rate; once the retries are spent, the next
+// failure stops the run where the last passing check left it.
+func TestGuardRetriesAtHalfTheStep(t *testing.T) {
+	for _, a := range guardRuns(t, 22) {
+		t.Run(a.name, func(t *testing.T) {
+			p := a.policy(t)
+			var atPass []float32
+			o := Optim{LR: 5e-3, Epochs: 8, BatchSize: 4, Seed: 5, GuardEvery: 2, GuardRetries: 1}
+			total := len(o.withDefaults().plan(a.n))
+			if total < 12 {
+				t.Fatalf("%d steps: too few for the test", total)
+			}
+			o.Guard = func(_ context.Context, step int) (bool, error) {
+				switch step {
+				case 6, 10: // the first failure is retried, the second stops
+					return false, nil
+				}
+				atPass = slices.Clone(p.Trainable().Params)
+				return true, nil
+			}
+			hist, err := a.run(p, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(hist) != 10 {
+				t.Fatalf("ran %d steps, want a stop after 10", len(hist))
+			}
+			if got := hist[5]["budget/retry_at"]; got != 6 {
+				t.Errorf("budget/retry_at = %v after step 6, want 6", got)
+			}
+			if got := hist[9]["budget/stopped_at"]; got != 10 {
+				t.Errorf("budget/stopped_at = %v, want 10", got)
+			}
+			for step := 4; step < 8; step++ {
+				want := o.LR * lrScale(step, total, 0)
+				if step >= 6 {
+					want /= 2
+				}
+				if got := hist[step]["learning_rate"]; math.Abs(got-want) > 1e-6*want {
+					t.Errorf("learning rate of step %d = %g, want %g", step, got, want)
+				}
+			}
+			if !slices.Equal(p.Trainable().Params, atPass) {
+				t.Error("parameters are not those of the last passing check (step 8)")
 			}
 		})
 	}

@@ -42,7 +42,9 @@
 //
 // Optim carries the schedule, seeds, per-step hooks and checkpoints
 // (Resume/Checkpoint/CheckpointEvery with TrainState), the budget guard
-// (Guard/GuardEvery: stop and roll back once a check fails) and the anchor
+// (Guard/GuardEvery/GuardRetries: a failed check rolls back to the last
+// passing one, then training goes on at half the step size or, with no
+// retries left, stops) and the anchor
 // (Anchor/AnchorCoef/AnchorMinProb: the per-position KL(policy ‖ ref) on
 // the reference's own replies, added to every step through
 // train.Cotangent.TokenKL).

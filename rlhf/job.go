@@ -67,13 +67,17 @@ type JobConfig struct {
 	// reference's default (chat models: the lab's, ChatLabConfig; base
 	// models: off); negative = off. AnchorMinProb 0 = the default (0.5).
 	Anchor, AnchorMinProb float64
-	// Budget bounds each update as in the lab (Optim.Guard): training
-	// stops, rolled back to the last check within it, once the policy's
-	// LM loss on the replies to a fifth of the training prompts, set aside
-	// and not trained on, is up this fraction. 0 = the default (chat
+	// Budget bounds each update as in the lab (Optim.Guard): training goes
+	// back to the last check within it once the policy's LM loss on the
+	// replies to a fifth of the training prompts, set aside and not
+	// trained on, is up this fraction. 0 = the default (chat
 	// models: 0.9 × Gates.MaxLMLossIncrease, so that the update stops
 	// short of the gate; base models: off); negative = off.
+	// BudgetRetries is how many failed checks an update goes back from and
+	// on at half the step before it stops (Optim.GuardRetries): 0 = the
+	// default (chat models: the lab's, ChatLabConfig); negative = none.
 	Budget          float64
+	BudgetRetries   int
 	Reward          RewardConfig
 	RewardOptim     Optim
 	Sampler         Sampler // RLOO's and the gates'; MaxTokens 0 = 128 on chat models, 48 otherwise
@@ -423,6 +427,13 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	if budget == 0 && ref.Chat() {
 		budget = 0.9 * jc.Gates.MaxLMLossIncrease
 	}
+	retries := jc.BudgetRetries
+	switch {
+	case retries == 0:
+		retries = kind.BudgetRetries
+	case retries < 0:
+		retries = 0
+	}
 
 	// The run row.
 	var run feedback.TrainingRun
@@ -553,6 +564,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		o.Anchor, o.AnchorCoef, o.AnchorMinProb = distinctReplies(thumbs, pairs), anchor, minProb
 	}
 	if len(guardText) > 0 {
+		o.GuardRetries = retries
 		if o.Guard, err = lmBudget(ctx, ref.Train, policy, guardText, budget); err != nil {
 			return fail(fmt.Errorf("train: %w", err))
 		}
@@ -653,7 +665,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		metrics["anchor"] = map[string]any{"weight": anchor, "min_prob": minProb}
 	}
 	if len(guardText) > 0 {
-		metrics["budget"] = budget
+		metrics["budget"], metrics["budget_retries"] = budget, countRetries(hist)
 	}
 	mb, _ := json.Marshal(metrics)
 	cand, err := st.CreatePolicy(ctx, feedback.Policy{Name: fmt.Sprintf("%s-%d", algo, run.ID), Base: active.Base, ParentVersion: active.Version, Path: path, Algorithm: algo, Metrics: mb})

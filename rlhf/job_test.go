@@ -330,15 +330,16 @@ func TestJobMaxDuration(t *testing.T) {
 
 // TestJobAnchorAndBudget: with an anchor and a budget the job anchors
 // every step on the stored replies, measures the budget on the replies
-// to set-aside prompts, and a budget nothing fits stops the update at its
-// first check, rolled back to the reference.
+// to set-aside prompts, and a budget nothing fits sends the update back
+// at half the step as often as it may retry, then stops it, rolled back
+// to the reference.
 func TestJobAnchorAndBudget(t *testing.T) {
 	home := t.TempDir()
 	st := openStore(t, home)
 	jc := smallJob(t, home, st)
 	seedStore(t, st, 40, 0)
 	jc.Algo = "dpo"
-	jc.Anchor, jc.Budget = 2, 1e-9
+	jc.Anchor, jc.Budget, jc.BudgetRetries = 2, 1e-9, 2
 	jc.Gates = GateConfig{MinRewardGain: -1e9, MaxKL: 1e9, MaxLMLossIncrease: 1e9, MinLengthRatio: 1e-9, MaxLengthRatio: 1e9, Samples: 1}
 	var msgs []string
 	jc.Event = func(ev Event) {
@@ -362,6 +363,9 @@ func TestJobAnchorAndBudget(t *testing.T) {
 	}
 	if last["budget/stopped_at"] == 0 {
 		t.Errorf("last step %v: the budget did not stop the update", last)
+	}
+	if n := countRetries(res.History); n != 2 {
+		t.Errorf("%d retries at half the step before the stop, want 2", n)
 	}
 	if res.Eval.KL > 1e-6 {
 		t.Errorf("KL to the reference %g after a roll-back to it", res.Eval.KL)

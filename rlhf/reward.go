@@ -173,8 +173,7 @@ func TrainRewardModel(ctx context.Context, base *train.Model, data RewardData, c
 				return rm, hist, fmt.Errorf("reward model: step %d: %w", step, err)
 			}
 		}
-		var err error
-		if met["grad_norm"], err = st.apply(step); err != nil {
+		if err := st.apply(step, met); err != nil {
 			return rm, hist, fmt.Errorf("reward model: step %d: %w", step, err)
 		}
 		hist = append(hist, met)

@@ -265,7 +265,8 @@ func TestSampleManyDeterministic(t *testing.T) {
 
 // A run stopped and resumed from its checkpoint ends with the same
 // adapter, bit for bit, as one that ran straight through (DPO, KTO, and
-// RLOO with its sampling).
+// RLOO with its sampling), also when a budget check before the
+// checkpoint failed and sent the run back at half the step.
 func TestResumeIsBitExact(t *testing.T) {
 	ctx := context.Background()
 	base := tinyBase(t, 10)
@@ -292,52 +293,64 @@ func TestResumeIsBitExact(t *testing.T) {
 			return TrainRLOO(ctx, p, base, rm, prompts, ro, o)
 		},
 	}
-	for name, run := range algos {
-		t.Run(name, func(t *testing.T) {
-			o := Optim{LR: 5e-3, Epochs: 2, BatchSize: 4, Steps: 6, Warmup: 0.2, Seed: 12}
-			straight, err := NewPolicy(base, lc, 1)
-			if err != nil {
-				t.Fatal(err)
+	for _, retry := range []bool{false, true} {
+		for name, run := range algos {
+			if retry {
+				name += "/retried"
 			}
-			h1, err := run(straight, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The same run checkpointing every 3 steps: keep the first.
-			var ck *TrainState
-			o2 := o
-			o2.CheckpointEvery = 3
-			o2.Checkpoint = func(ts *TrainState) error {
-				if ck == nil {
-					ck = ts
+			t.Run(name, func(t *testing.T) {
+				o := Optim{LR: 5e-3, Epochs: 2, BatchSize: 4, Steps: 6, Warmup: 0.2, Seed: 12}
+				if retry {
+					o.GuardEvery, o.GuardRetries = 3, 1
+					o.Guard = func(_ context.Context, step int) (bool, error) { return step != 3, nil }
 				}
-				return nil
-			}
-			again, _ := NewPolicy(base, lc, 1)
-			if _, err := run(again, o2); err != nil {
-				t.Fatal(err)
-			}
-			if ck == nil || ck.Step != 3 {
-				t.Fatalf("no checkpoint at step 3: %+v", ck)
-			}
-			resumed, _ := NewPolicy(base, lc, 99) // other initial A: the checkpoint replaces it
-			o4 := o
-			o4.Resume = ck
-			h2, err := run(resumed, o4)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(h2) != len(h1) {
-				t.Fatalf("resumed history has %d steps, straight %d", len(h2), len(h1))
-			}
-			a, b := straight.Trainable().Params, resumed.Trainable().Params
-			if !slices.Equal(a, b) {
-				t.Errorf("resumed adapter differs from the straight run's")
-			}
-			if h1[len(h1)-1]["loss"] != h2[len(h2)-1]["loss"] {
-				t.Errorf("last loss %v straight, %v resumed", h1[len(h1)-1]["loss"], h2[len(h2)-1]["loss"])
-			}
-		})
+				straight, err := NewPolicy(base, lc, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h1, err := run(straight, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The same run checkpointing every 3 steps: keep the first.
+				var ck *TrainState
+				o2 := o
+				o2.CheckpointEvery = 3
+				o2.Checkpoint = func(ts *TrainState) error {
+					if ck == nil {
+						ck = ts
+					}
+					return nil
+				}
+				again, _ := NewPolicy(base, lc, 1)
+				if _, err := run(again, o2); err != nil {
+					t.Fatal(err)
+				}
+				if ck == nil || ck.Step != 3 {
+					t.Fatalf("no checkpoint at step 3: %+v", ck)
+				}
+				resumed, _ := NewPolicy(base, lc, 99) // other initial A: the checkpoint replaces it
+				o4 := o
+				o4.Resume = ck
+				h2, err := run(resumed, o4)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(h2) != len(h1) {
+					t.Fatalf("resumed history has %d steps, straight %d", len(h2), len(h1))
+				}
+				a, b := straight.Trainable().Params, resumed.Trainable().Params
+				if !slices.Equal(a, b) {
+					t.Errorf("resumed adapter differs from the straight run's")
+				}
+				if h1[len(h1)-1]["loss"] != h2[len(h2)-1]["loss"] {
+					t.Errorf("last loss %v straight, %v resumed", h1[len(h1)-1]["loss"], h2[len(h2)-1]["loss"])
+				}
+				if retry && (ck.Retries != 1 || h1[2]["budget/retry_at"] != 3) {
+					t.Errorf("checkpoint after the failed check holds %d retries (step 3 metrics %v), want 1", ck.Retries, h1[2])
+				}
+			})
+		}
 	}
 }
 

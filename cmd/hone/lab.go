@@ -38,7 +38,8 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	lmSamples := fs.Int("lm-samples", 8, "base replies per prompt in the LM-loss texts (held-out drift and the budget's validation)")
 	lr := fs.Float64("lr", 0, "policy learning rate (default: the algorithm's; chat models have their own)")
 	beta := fs.Float64("beta", 0, "KL coefficient β of KTO, DPO or RLOO (default 0.1)")
-	budget := fs.Float64("budget", -1, "stop each update once LM loss on a set-aside validation text is up this fraction, and roll it back (default 0.045 for chat models, off otherwise; 0 = off)")
+	budgetRetries := fs.Int("budget-retries", -1, "failed budget checks an update goes back from and on at half the step before it stops (default: the configuration's)")
+	budget := fs.Float64("budget", -1, "bound each update: once LM loss on a set-aside validation text is up this fraction, roll it back, go on at half the step up to --budget-retries times, then stop (default 0.045 for chat models, off otherwise; 0 = off)")
 	anchor := fs.Float64("anchor", -1, "weight of the KL to the base on the base's own sampled replies in every policy step (default: 5 for DPO, 1 for KTO and RLOO on chat models, off otherwise; 0 = off)")
 	anchorMin := fs.Float64("anchor-min-prob", -1, "anchor only the positions where the base gave its sampled token at least this probability (default 0.5 for chat models; 0 = every position)")
 	rpo := fs.Float64("rpo-alpha", -1, "DPO: weight of the NLL term on chosen replies (TRL's rpo_alpha; default: the configuration's)")
@@ -46,7 +47,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	loraTargets := fs.String("lora-targets", "", "comma-separated LoRA targets among q,k,v,o,gate,up,down (default all)")
 	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
+		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -88,6 +89,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		if set[name] && v < 0 {
 			return usageError("lab: --%s %g: must not be negative", name, v)
 		}
+	}
+	if set["budget-retries"] && *budgetRetries < 0 {
+		return usageError("lab: --budget-retries %d: must not be negative", *budgetRetries)
 	}
 	if *anchorMin > 1 {
 		return usageError("lab: --anchor-min-prob %g: a probability, at most 1", *anchorMin)
@@ -160,6 +164,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if *budget >= 0 {
 		cfg.Budget = *budget
 	}
+	if *budgetRetries >= 0 {
+		cfg.BudgetRetries = *budgetRetries
+	}
 	if *anchor >= 0 {
 		cfg.Anchor = *anchor
 	}
@@ -186,8 +193,13 @@ func runLab(ctx context.Context, e *env, args []string) error {
 			fmt.Fprint(e.stderr, "\r\033[K")
 		}
 		stop := ""
-		if r.BudgetStop > 0 {
+		switch {
+		case r.BudgetStop > 0 && r.BudgetRetries > 0:
+			stop = fmt.Sprintf("  (budget reached at step %d of the update, after %d retries at half the step)", r.BudgetStop, r.BudgetRetries)
+		case r.BudgetStop > 0:
 			stop = fmt.Sprintf("  (budget reached at step %d of the update)", r.BudgetStop)
+		case r.BudgetRetries > 0:
+			stop = fmt.Sprintf("  (%d retries at half the step to stay within the budget)", r.BudgetRetries)
 		}
 		fmt.Fprintf(e.stdout, "round %d: %d ratings (%d 👍 %d 👎, %d pairs)  approval %.1f%% → %.1f%%  KL %.2f nats  LM loss %+.1f%%%s\n",
 			r.Round, r.Ratings, r.Up, r.Down, r.Pairs, 100*r.ApprovalBase, 100*r.ApprovalTuned, r.KL, 100*r.LMLossDrift, stop)

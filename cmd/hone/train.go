@@ -34,10 +34,11 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	lr := fs.Float64("lr", 0, "learning rate of every algorithm (default: the algorithm's for the active policy's kind of model)")
 	epochs := fs.Int("epochs", 0, "passes over the new data, KTO and DPO (default: the algorithm's for the active policy's kind of model)")
 	fs.Float64Var(&jc.Anchor, "anchor", 0, "weight of the KL to the active policy on its own stored replies in every step (default: the lab's for chat models, off otherwise; negative = off)")
-	fs.Float64Var(&jc.Budget, "budget", 0, "stop the update once LM loss on set-aside replies is up this fraction, and roll it back (default: 0.9 × --max-lm-loss-increase for chat models, off otherwise; negative = off)")
+	fs.IntVar(&jc.BudgetRetries, "budget-retries", 0, "failed budget checks the update goes back from and on at half the step before it stops (default: the lab's for chat models; negative = none)")
+	fs.Float64Var(&jc.Budget, "budget", 0, "bound the update: once LM loss on set-aside replies is up this fraction, roll it back, go on at half the step up to --budget-retries times, then stop (default: 0.9 × --max-lm-loss-increase for chat models, off otherwise; negative = off)")
 	fs.IntVar(&jc.LoRA.Rank, "lora", jc.LoRA.Rank, "LoRA rank")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: hone train [--algo auto|kto|dpo|rloo] [--json] [--dry-run] [--max-duration D] [-m BASE_MODEL] [--lr X] [--epochs E] [--anchor W] [--budget F]")
+		fmt.Fprintln(e.stderr, "usage: hone train [--algo auto|kto|dpo|rloo] [--json] [--dry-run] [--max-duration D] [-m BASE_MODEL] [--lr X] [--epochs E] [--anchor W] [--budget F] [--budget-retries N]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)

@@ -164,6 +164,7 @@ func TestLabCommandJSON(t *testing.T) {
 		{"--anchor", "-2"},
 		{"--anchor-min-prob", "1.5"},
 		{"--budget", "-0.1"},
+		{"--budget-retries", "-1"},
 		{"--rpo-alpha", "-1"},
 	} {
 		args := append([]string{"lab", "-m", m, "--annotator", "x"}, bad...)
