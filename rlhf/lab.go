@@ -56,9 +56,9 @@ type LabConfig struct {
 	// policy's language-model loss on a validation text has risen by more
 	// than this fraction, training goes back to the last check within it
 	// and goes on at half the step size, up to BudgetRetries times, then
-	// stops there (see Optim.Guard, Optim.GuardRetries). The validation text is the base
-	// policy's replies to a fifth of the training prompts, set aside:
-	// never rated, trained on or evaluated.
+	// stops there (see Optim.Guard, Optim.GuardRetries). The validation
+	// text is the base policy's replies to a fifth of the training
+	// prompts, set aside: never rated, trained on or evaluated.
 	Budget        float64
 	BudgetRetries int
 	// Anchor, when positive, is the weight of the anchor term in every

@@ -192,14 +192,16 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		if term {
 			fmt.Fprint(e.stderr, "\r\033[K")
 		}
+		var notes []string
+		if r.BudgetRetries > 0 {
+			notes = append(notes, fmt.Sprintf("%d budget retries at half the step", r.BudgetRetries))
+		}
+		if r.BudgetStop > 0 {
+			notes = append(notes, fmt.Sprintf("budget reached at step %d of the update", r.BudgetStop))
+		}
 		stop := ""
-		switch {
-		case r.BudgetStop > 0 && r.BudgetRetries > 0:
-			stop = fmt.Sprintf("  (budget reached at step %d of the update, after %d retries at half the step)", r.BudgetStop, r.BudgetRetries)
-		case r.BudgetStop > 0:
-			stop = fmt.Sprintf("  (budget reached at step %d of the update)", r.BudgetStop)
-		case r.BudgetRetries > 0:
-			stop = fmt.Sprintf("  (%d retries at half the step to stay within the budget)", r.BudgetRetries)
+		if len(notes) > 0 {
+			stop = "  (" + strings.Join(notes, ", ") + ")"
 		}
 		fmt.Fprintf(e.stdout, "round %d: %d ratings (%d 👍 %d 👎, %d pairs)  approval %.1f%% → %.1f%%  KL %.2f nats  LM loss %+.1f%%%s\n",
 			r.Round, r.Ratings, r.Up, r.Down, r.Pairs, 100*r.ApprovalBase, 100*r.ApprovalTuned, r.KL, 100*r.LMLossDrift, stop)
