@@ -43,10 +43,14 @@ type JobConfig struct {
 	MinExamples, MinPairs int
 	HeldOutFrac           float64 // share of prompts held out (default 0.2)
 	Gates                 GateConfig
-	LoRA                  train.LoRAConfig
-	KTO                   KTOConfig
-	DPO                   DPOConfig
-	RLOO                  RLOOOptions
+	// LoRA is the policy update's adapter. Rank 0 = the reference kind's
+	// default for the algorithm (jobDefaults); nil Targets = that
+	// default's targets (chat models: attention output and FFN down for
+	// KTO, every projection otherwise).
+	LoRA train.LoRAConfig
+	KTO  KTOConfig
+	DPO  DPOConfig
+	RLOO RLOOOptions
 	// The policy update's optimiser: Optim for DPO (and for KTO and RLOO
 	// when theirs is zero), KTOOptim, RLOOOptim. Where all that applies
 	// has LR 0, the reference model's kind decides (jobDefaults): on a
@@ -121,13 +125,14 @@ type JobResult struct {
 }
 
 // DefaultJobConfig returns the job's defaults (the CLI starts from it).
-// The policy optimiser, anchor, budget and reply length are left zero:
-// RunJob sets them from the reference model's kind (jobDefaults).
+// The policy optimiser, adapter, anchor, budget and reply length are
+// left zero: RunJob sets them from the reference model's kind
+// (jobDefaults).
 func DefaultJobConfig() JobConfig {
 	lab := DefaultLabConfig("auto")
 	return JobConfig{
 		Algo: "auto", MinExamples: 16, MinPairs: 8, HeldOutFrac: 0.2, Gates: DefaultGates(),
-		LoRA: lab.LoRA, KTO: lab.KTO, DPO: lab.DPO, RLOO: lab.RLOO,
+		KTO: lab.KTO, DPO: lab.DPO, RLOO: lab.RLOO,
 		Reward: lab.Reward, RewardOptim: lab.RewardOptim,
 		Sampler:         Sampler{Temperature: 1},
 		CheckpointEvery: 10,
@@ -171,6 +176,27 @@ func (jc *JobConfig) optimFor(algo string, def Optim) Optim {
 		return jc.Optim
 	}
 	return def
+}
+
+// loraFor is the adapter the job trains: the configured one, with what
+// it leaves zero from def (the reference kind's default for the
+// algorithm).
+func loraFor(c, def train.LoRAConfig) train.LoRAConfig {
+	switch {
+	case c.Rank == 0:
+		return def
+	case c.Targets == nil:
+		c.Targets = def.Targets
+	}
+	return c
+}
+
+// loraTargets names an adapter's targets (nil Targets: all of them).
+func loraTargets(c train.LoRAConfig) []string {
+	if c.Targets == nil {
+		return train.TargetNames[:]
+	}
+	return c.Targets
 }
 
 // LockPath is the train job's lock file in home.
@@ -226,9 +252,6 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	}
 	if jc.CheckpointEvery <= 0 {
 		jc.CheckpointEvery = def.CheckpointEvery
-	}
-	if jc.LoRA.Rank == 0 {
-		jc.LoRA = def.LoRA
 	}
 	if jc.KTO.Beta == 0 {
 		jc.KTO = def.KTO
@@ -407,6 +430,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	jc.LoRA = loraFor(jc.LoRA, kind.LoRA)
 	if jc.Sampler.MaxTokens <= 0 {
 		t := jc.Sampler.Temperature
 		jc.Sampler = kind.Sampler
@@ -656,7 +680,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		"watermark_from": since, "watermark_to": until, "examples": len(exs), "pairs": len(prs),
 		"gates": ev.Gates, "reward_ref": ev.RewardRef, "reward_tuned": ev.RewardTuned, "kl": ev.KL,
 		"lm_loss_ref": ev.LMLossRef, "lm_loss_tuned": ev.LMLossTuned, "length_ref": ev.LengthRef, "length_tuned": ev.LengthTuned,
-		"reward_model": res.RewardModel, "tokenizer": tok, "adapter": adapterPath, "lora": map[string]any{"rank": jc.LoRA.Rank, "alpha": jc.LoRA.Alpha},
+		"reward_model": res.RewardModel, "tokenizer": tok, "adapter": adapterPath, "lora": map[string]any{"rank": jc.LoRA.Rank, "alpha": jc.LoRA.Alpha, "targets": loraTargets(jc.LoRA)},
 	}
 	if len(hist) > 0 {
 		metrics["final"] = hist[len(hist)-1]

@@ -386,6 +386,31 @@ func TestJobDefaultsByKind(t *testing.T) {
 			if c.Sampler.MaxTokens != want || (c.Anchor > 0) != chat || c.Optim.LR <= 0 {
 				t.Errorf("%s, chat %v: max tokens %d (want %d), anchor %g, lr %g", algo, chat, c.Sampler.MaxTokens, want, c.Anchor, c.Optim.LR)
 			}
+			wantTargets := train.TargetNames[:]
+			if chat && algo == "kto" {
+				wantTargets = []string{"o", "down"}
+			}
+			if got := loraTargets(c.LoRA); !slices.Equal(got, wantTargets) {
+				t.Errorf("%s, chat %v: LoRA targets %v, want %v", algo, chat, got, wantTargets)
+			}
+		}
+	}
+}
+
+func TestJobLoRAFromKind(t *testing.T) {
+	def := train.LoRAConfig{Rank: 8, Alpha: 16, Targets: []string{"o", "down"}}
+	for _, c := range []struct {
+		name string
+		set  train.LoRAConfig
+		want train.LoRAConfig
+	}{
+		{"nothing set", train.LoRAConfig{}, def},
+		{"rank set", train.LoRAConfig{Rank: 4, Alpha: 8}, train.LoRAConfig{Rank: 4, Alpha: 8, Targets: []string{"o", "down"}}},
+		{"targets set", train.LoRAConfig{Rank: 8, Alpha: 16, Targets: []string{"q", "v"}}, train.LoRAConfig{Rank: 8, Alpha: 16, Targets: []string{"q", "v"}}},
+	} {
+		got := loraFor(c.set, def)
+		if got.Rank != c.want.Rank || got.Alpha != c.want.Alpha || !slices.Equal(got.Targets, c.want.Targets) {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
 		}
 	}
 }

@@ -43,8 +43,8 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	anchor := fs.Float64("anchor", -1, "weight of the KL to the base on the base's own sampled replies in every policy step (default: 5 for DPO, 1 for KTO and RLOO on chat models, off otherwise; 0 = off)")
 	anchorMin := fs.Float64("anchor-min-prob", -1, "anchor only the positions where the base gave its sampled token at least this probability (default 0.5 for chat models; 0 = every position)")
 	rpo := fs.Float64("rpo-alpha", -1, "DPO: weight of the NLL term on chosen replies (TRL's rpo_alpha; default: the configuration's)")
-	loraRank := fs.Int("lora-rank", 0, "LoRA rank of the policy update, alpha = 2×rank (default 8)")
-	loraTargets := fs.String("lora-targets", "", "comma-separated LoRA targets among q,k,v,o,gate,up,down (default all)")
+	loraRank := fs.Int("lora-rank", 0, "LoRA rank of the policy update, alpha = 2×rank (default 8; 32 for KTO on chat models)")
+	loraTargets := fs.String("lora-targets", "", "comma-separated LoRA targets among q,k,v,o,gate,up,down (default: o,down for KTO on chat models, all otherwise)")
 	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")

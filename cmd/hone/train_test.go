@@ -48,7 +48,7 @@ func TestTrainExitCodes(t *testing.T) {
 		{"--algo", "ppo"},
 		{"--lr", "0"},
 		{"--epochs", "-1"},
-		{"--lora", "0"},
+		{"--lora", "-1"},
 		{"--max-duration", "-1s"},
 	} {
 		args := append([]string{"train"}, bad...)
