@@ -21,13 +21,23 @@ import (
 func BenchmarkTrainJob1000Ratings(b *testing.B) {
 	mp := fixtures.Path(b, "stories260k", "stories260K.bin")
 	tp := fixtures.Path(b, "stories260k", "tok512.bin")
-	benchJob(b, mp, tp, BuiltinPrompts(), nil, 48, script("approve-word.sh", "big"))
+	benchJob(b, mp, tp, BuiltinPrompts(), nil, 48, script("approve-word.sh", "big"), "auto")
 }
 
 // BenchmarkTrainJob1000RatingsDefault is the same on the embedded default
 // model (the policy a fresh install trains): the built-in chat prompts,
 // 128-token replies, rated by the "ends with a period" rule annotator.
+// The job picks DPO (the data has pairs); the KTO variant makes it train
+// on the thumbs alone.
 func BenchmarkTrainJob1000RatingsDefault(b *testing.B) {
+	benchDefaultJob(b, "auto")
+}
+
+func BenchmarkTrainJob1000RatingsDefaultKTO(b *testing.B) {
+	benchDefaultJob(b, "kto")
+}
+
+func benchDefaultJob(b *testing.B, algo string) {
 	mp := filepath.Join(b.TempDir(), "default.gguf")
 	if err := defaultmodel.Install(mp); err != nil {
 		b.Fatal(err)
@@ -36,14 +46,14 @@ func BenchmarkTrainJob1000RatingsDefault(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchJob(b, mp, "", ps[:240], ps[240:], 128, script("approve-period.sh"))
+	benchJob(b, mp, "", ps[:240], ps[240:], 128, script("approve-period.sh"), algo)
 }
 
 // benchJob stores 1,000 rated replies to prompts, times the job on them
 // and, given unseen prompts, reports the annotator's approval of the
 // reference's and the promoted policy's replies to them (outside the
 // timing).
-func benchJob(b *testing.B, mp, tp string, prompts, unseen []string, maxTokens int, annotator string) {
+func benchJob(b *testing.B, mp, tp string, prompts, unseen []string, maxTokens int, annotator, algo string) {
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -80,6 +90,7 @@ func benchJob(b *testing.B, mp, tp string, prompts, unseen []string, maxTokens i
 		}
 		jc := DefaultJobConfig()
 		jc.Home, jc.Store, jc.BaseModel, jc.Tokenizer = home, st, mp, tp
+		jc.Algo = algo
 		cpu0 := cpuSeconds()
 		b.StartTimer()
 		start := time.Now()
