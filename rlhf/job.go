@@ -204,8 +204,11 @@ func LockPath(home string) string { return filepath.Join(home, "train.lock") }
 
 // checkpointFile is a run's resumable state.
 type checkpointFile struct {
-	RunID         int64
-	Algo          string
+	RunID int64
+	Algo  string
+	// LoRA is the adapter being trained (Rank 0 in a checkpoint from a
+	// hone that did not record it).
+	LoRA          train.LoRAConfig
 	Reference     int64
 	WatermarkFrom int64
 	WatermarkTo   int64
@@ -431,6 +434,11 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	jc.LoRA = loraFor(jc.LoRA, kind.LoRA)
+	if resume != nil && resume.LoRA.Rank > 0 {
+		// The adapter the run started with, whatever the configuration
+		// (or a newer hone's default) says now.
+		jc.LoRA = resume.LoRA
+	}
 	if jc.Sampler.MaxTokens <= 0 {
 		t := jc.Sampler.Temperature
 		jc.Sampler = kind.Sampler
@@ -596,7 +604,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	o.CheckpointEvery = jc.CheckpointEvery
 	ckPath := filepath.Join(dir, "checkpoint.gob")
 	o.Checkpoint = func(ts *TrainState) error {
-		return writeCheckpoint(ckPath, &checkpointFile{RunID: run.ID, Algo: algo, Reference: active.Version, WatermarkFrom: since, WatermarkTo: until, State: ts})
+		return writeCheckpoint(ckPath, &checkpointFile{RunID: run.ID, Algo: algo, LoRA: jc.LoRA, Reference: active.Version, WatermarkFrom: since, WatermarkTo: until, State: ts})
 	}
 	if resume != nil {
 		o.Resume = resume.State

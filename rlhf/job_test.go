@@ -2,6 +2,7 @@ package rlhf
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -290,15 +291,30 @@ func TestJobKilledResumes(t *testing.T) {
 	if len(runs) != 1 || runs[0].Outcome != feedback.OutcomeRunning {
 		t.Fatalf("runs after the kill: %+v", runs)
 	}
-	// The next run takes the lock (the kernel released it) and resumes.
+	// The next run takes the lock (the kernel released it) and resumes,
+	// with the adapter the run started with (rank 4), though this
+	// configuration now leaves the adapter to the model's default (rank 8).
 	jc.Gates = GateConfig{MinRewardGain: -1e9, MaxKL: 1e9, MaxLMLossIncrease: 1e9, MinLengthRatio: 1e-9, MaxLengthRatio: 1e9, Samples: 1}
 	jc.Optim.Epochs = 6
+	jc.LoRA = train.LoRAConfig{}
 	res, err := RunJob(ctx, jc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !res.Resumed || res.RunID != runs[0].ID || res.Outcome != "promoted" {
 		t.Fatalf("after the kill: %+v", res)
+	}
+	act, err := st.ActivePolicy(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pm struct {
+		LoRA struct {
+			Rank int `json:"rank"`
+		} `json:"lora"`
+	}
+	if err := json.Unmarshal(act.Metrics, &pm); err != nil || pm.LoRA.Rank != 4 {
+		t.Errorf("resumed policy's adapter rank %d (%v), want the interrupted run's 4", pm.LoRA.Rank, err)
 	}
 	if _, err := os.Stat(ck); !os.IsNotExist(err) {
 		t.Errorf("checkpoint left after the run finished: %v", err)
