@@ -45,9 +45,11 @@ type JobConfig struct {
 	Gates                 GateConfig
 	// LoRA is the policy update's adapter. Rank 0 = the reference kind's
 	// default for the algorithm (jobDefaults); nil Targets = that
-	// default's targets (chat models: attention output and FFN down for
-	// KTO, every projection otherwise).
+	// default's targets (chat models: the attention output and FFN down
+	// projections for KTO and DPO, every projection otherwise).
 	LoRA train.LoRAConfig
+	// The algorithms' settings; zero (β 0, RLOO's K 0) = the reference
+	// kind's default (chat models: DPO at β 0.3, the rest at 0.1).
 	KTO  KTOConfig
 	DPO  DPOConfig
 	RLOO RLOOOptions
@@ -125,14 +127,13 @@ type JobResult struct {
 }
 
 // DefaultJobConfig returns the job's defaults (the CLI starts from it).
-// The policy optimiser, adapter, anchor, budget and reply length are
-// left zero: RunJob sets them from the reference model's kind
-// (jobDefaults).
+// The policy optimiser, adapter, algorithm settings (KTO, DPO, RLOO),
+// anchor, budget and reply length are left zero: RunJob sets them from
+// the reference model's kind (jobDefaults).
 func DefaultJobConfig() JobConfig {
 	lab := DefaultLabConfig("auto")
 	return JobConfig{
 		Algo: "auto", MinExamples: 16, MinPairs: 8, HeldOutFrac: 0.2, Gates: DefaultGates(),
-		KTO: lab.KTO, DPO: lab.DPO, RLOO: lab.RLOO,
 		Reward: lab.Reward, RewardOptim: lab.RewardOptim,
 		Sampler:         Sampler{Temperature: 1},
 		CheckpointEvery: 10,
@@ -255,15 +256,6 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	}
 	if jc.CheckpointEvery <= 0 {
 		jc.CheckpointEvery = def.CheckpointEvery
-	}
-	if jc.KTO.Beta == 0 {
-		jc.KTO = def.KTO
-	}
-	if jc.DPO.Beta == 0 {
-		jc.DPO = def.DPO
-	}
-	if jc.RLOO.K == 0 {
-		jc.RLOO = def.RLOO
 	}
 	if jc.RewardOptim.LR == 0 {
 		jc.RewardOptim = def.RewardOptim
@@ -434,6 +426,15 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	jc.LoRA = loraFor(jc.LoRA, kind.LoRA)
+	if jc.KTO.Beta == 0 {
+		jc.KTO = kind.KTO
+	}
+	if jc.DPO.Beta == 0 {
+		jc.DPO = kind.DPO
+	}
+	if jc.RLOO.K == 0 {
+		jc.RLOO = kind.RLOO
+	}
 	if resume != nil && resume.LoRA.Rank > 0 {
 		// The adapter the run started with, whatever the configuration
 		// (or a newer hone's default) says now.

@@ -403,7 +403,7 @@ func TestJobDefaultsByKind(t *testing.T) {
 				t.Errorf("%s, chat %v: max tokens %d (want %d), anchor %g, lr %g", algo, chat, c.Sampler.MaxTokens, want, c.Anchor, c.Optim.LR)
 			}
 			wantTargets := train.TargetNames[:]
-			if chat && algo == "kto" {
+			if chat && algo != "rloo" {
 				wantTargets = []string{"o", "down"}
 			}
 			if got := loraTargets(c.LoRA); !slices.Equal(got, wantTargets) {
