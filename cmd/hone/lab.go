@@ -45,9 +45,11 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	rpo := fs.Float64("rpo-alpha", -1, "DPO: weight of the NLL term on chosen replies (TRL's rpo_alpha; default: the configuration's)")
 	loraRank := fs.Int("lora-rank", 0, "LoRA rank of the policy update, alpha = 2×rank (default 8; 32 for KTO on chat models)")
 	loraTargets := fs.String("lora-targets", "", "comma-separated LoRA targets among q,k,v,o,gate,up,down (default: o,down for KTO and DPO on chat models, all otherwise)")
+	rlooK := fs.Int("rloo-k", 0, "RLOO: replies sampled per prompt (TRL's rloo_k; default 4)")
+	rlooPrompts := fs.Int("rloo-prompts", 0, "RLOO: prompts per step (default 8)")
 	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
+		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--rloo-k K] [--rloo-prompts N] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -95,6 +97,12 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	}
 	if *anchorMin > 1 {
 		return usageError("lab: --anchor-min-prob %g: a probability, at most 1", *anchorMin)
+	}
+	if *rlooK < 0 || *rlooK == 1 {
+		return usageError("lab: --rloo-k %d: needs at least 2 replies per prompt (the others are each one's baseline)", *rlooK)
+	}
+	if *rlooPrompts < 0 {
+		return usageError("lab: --rloo-prompts %d: must not be negative", *rlooPrompts)
 	}
 	if *loraRank < 0 {
 		return usageError("lab: --lora-rank %d: must not be negative", *loraRank)
@@ -157,6 +165,12 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	}
 	if targets != nil {
 		cfg.LoRA.Targets = targets
+	}
+	if *rlooK > 0 {
+		cfg.RLOO.K = *rlooK
+	}
+	if *rlooPrompts > 0 {
+		cfg.RLOO.PromptsPerStep = *rlooPrompts
 	}
 	if *rpo >= 0 {
 		cfg.DPO.RPOAlpha = *rpo

@@ -166,6 +166,8 @@ func TestLabCommandJSON(t *testing.T) {
 		{"--budget", "-0.1"},
 		{"--budget-retries", "-1"},
 		{"--rpo-alpha", "-1"},
+		{"--rloo-k", "1"},
+		{"--rloo-prompts", "-1"},
 	} {
 		args := append([]string{"lab", "-m", m, "--annotator", "x"}, bad...)
 		if _, stderr, code := honeAt(t, home, args...); code != exitUsage || !strings.Contains(stderr, strings.TrimPrefix(bad[0], "-")) {
