@@ -57,11 +57,12 @@
 // The job: RunJob(ctx, JobConfig) → *JobResult; errors *LockedError
 // (errors.Is ErrLocked: exit 4) and *NothingError (errors.Is
 // ErrNothingToDo: exit 3). AcquireLock/LockPath is the flock it takes.
-// What a JobConfig leaves zero (optimiser, anchor, budget and its
-// retries, reply length) follows the reference's kind: a chat model trains
-// with the lab's chat settings, the anchor on its own stored replies and a
-// budget measured on the replies to set-aside training prompts; a base
-// model with smaller steps and neither.
+// What a JobConfig leaves zero (optimiser, adapter, the algorithms'
+// settings, anchor, budget and its retries, reply length) follows the
+// reference's kind: a chat model trains with the lab's chat settings, the
+// anchor on its own stored replies and a budget measured on the replies
+// to set-aside training prompts; a base model with smaller steps and
+// neither. A resumed run keeps the adapter its checkpoint records.
 // WriteReport/WriteCharts/SparkSummary write and print run reports.
 //
 // The lab: RunLab(ctx, base, tokenizer, rater, LabConfig) → *LabResult
