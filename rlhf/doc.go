@@ -62,7 +62,8 @@
 // reference's kind: a chat model trains with the lab's chat settings, the
 // anchor on its own stored replies and a budget measured on the replies
 // to set-aside training prompts; a base model with smaller steps and
-// neither. A resumed run keeps the adapter its checkpoint records.
+// neither. A resumed run keeps the adapter and the settings its
+// checkpoint records; the policy's metrics record them too ("settings").
 // WriteReport/WriteCharts/SparkSummary write and print run reports.
 //
 // The lab: RunLab(ctx, base, tokenizer, rater, LabConfig) → *LabResult

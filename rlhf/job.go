@@ -209,11 +209,49 @@ type checkpointFile struct {
 	Algo  string
 	// LoRA is the adapter being trained (Rank 0 in a checkpoint from a
 	// hone that did not record it).
-	LoRA          train.LoRAConfig
+	LoRA train.LoRAConfig
+	// Settings are the run's algorithm, optimiser, anchor and budget
+	// settings (nil in a checkpoint from a hone that did not record them).
+	Settings      *runSettings
 	Reference     int64
 	WatermarkFrom int64
 	WatermarkTo   int64
 	State         *TrainState
+}
+
+// runSettings are what a policy update trains with besides its adapter,
+// resolved from the configuration and the reference's kind. A checkpoint
+// keeps them, so a resumed run finishes as the run it started as (the
+// same steps and step sizes), and the policy's metrics record them.
+type runSettings struct {
+	KTO  KTOConfig  `json:"kto"`
+	DPO  DPOConfig  `json:"dpo"`
+	RLOO RLOOConfig `json:"rloo"`
+	// RLOOPrompts is RLOO's prompts per step.
+	RLOOPrompts int `json:"rloo_prompts"`
+	// The sampler's settings (RLOO's samples and the gates').
+	Temperature float64 `json:"temperature"`
+	TopK        int     `json:"top_k"`
+	MaxTokens   int     `json:"max_tokens"`
+	// The optimiser's.
+	LR        float64 `json:"lr"`
+	Epochs    int     `json:"epochs"`
+	Steps     int     `json:"steps"`
+	BatchSize int     `json:"batch_size"`
+	MinSteps  int     `json:"min_steps"`
+	Warmup    float64 `json:"warmup"`
+	// The anchor's and the budget guard's.
+	Anchor        float64 `json:"anchor"`
+	AnchorMinProb float64 `json:"anchor_min_prob"`
+	Budget        float64 `json:"budget"`
+	BudgetRetries int     `json:"budget_retries"`
+}
+
+// apply sets jc's algorithm and sampler settings and o's schedule from s.
+func (s runSettings) apply(jc *JobConfig, o *Optim) {
+	jc.KTO, jc.DPO, jc.RLOO.RLOOConfig, jc.RLOO.PromptsPerStep = s.KTO, s.DPO, s.RLOO, s.RLOOPrompts
+	jc.Sampler.Temperature, jc.Sampler.TopK, jc.Sampler.MaxTokens = s.Temperature, s.TopK, s.MaxTokens
+	o.LR, o.Epochs, o.Steps, o.BatchSize, o.MinSteps, o.Warmup = s.LR, s.Epochs, s.Steps, s.BatchSize, s.MinSteps, s.Warmup
 }
 
 func (j *JobConfig) emit(ev Event) {
@@ -467,6 +505,27 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	case retries < 0:
 		retries = 0
 	}
+	o := jc.optimFor(algo, kind.Optim)
+	if jc.LR > 0 {
+		o.LR = jc.LR
+	}
+	if jc.Epochs > 0 {
+		o.Epochs = jc.Epochs
+	}
+	set := runSettings{
+		KTO: jc.KTO, DPO: jc.DPO, RLOO: jc.RLOO.RLOOConfig, RLOOPrompts: jc.RLOO.PromptsPerStep,
+		Temperature: jc.Sampler.Temperature, TopK: jc.Sampler.TopK, MaxTokens: jc.Sampler.MaxTokens,
+		LR: o.LR, Epochs: o.Epochs, Steps: o.Steps, BatchSize: o.BatchSize, MinSteps: o.MinSteps, Warmup: o.Warmup,
+		Anchor: anchor, AnchorMinProb: minProb, Budget: budget, BudgetRetries: retries,
+	}
+	if resume != nil && resume.Settings != nil {
+		// The settings the run started with, whatever the configuration
+		// (or a newer hone's defaults) says now: the resumed run is the
+		// run it started as.
+		set = *resume.Settings
+	}
+	set.apply(&jc, &o)
+	anchor, minProb, budget, retries = set.Anchor, set.AnchorMinProb, set.Budget, set.BudgetRetries
 
 	// The run row.
 	var run feedback.TrainingRun
@@ -583,13 +642,6 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		tctx, cancel = context.WithTimeout(ctx, jc.MaxDuration-time.Since(start))
 		defer cancel()
 	}
-	o := jc.optimFor(algo, kind.Optim)
-	if jc.LR > 0 {
-		o.LR = jc.LR
-	}
-	if jc.Epochs > 0 {
-		o.Epochs = jc.Epochs
-	}
 	o.Seed = uint64(run.ID)
 	if anchor > 0 {
 		// The stored replies in the window are the reference's own
@@ -605,7 +657,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	o.CheckpointEvery = jc.CheckpointEvery
 	ckPath := filepath.Join(dir, "checkpoint.gob")
 	o.Checkpoint = func(ts *TrainState) error {
-		return writeCheckpoint(ckPath, &checkpointFile{RunID: run.ID, Algo: algo, LoRA: jc.LoRA, Reference: active.Version, WatermarkFrom: since, WatermarkTo: until, State: ts})
+		return writeCheckpoint(ckPath, &checkpointFile{RunID: run.ID, Algo: algo, LoRA: jc.LoRA, Settings: &set, Reference: active.Version, WatermarkFrom: since, WatermarkTo: until, State: ts})
 	}
 	if resume != nil {
 		o.Resume = resume.State
@@ -697,6 +749,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	if anchor > 0 {
 		metrics["anchor"] = map[string]any{"weight": anchor, "min_prob": minProb}
 	}
+	metrics["settings"] = set
 	if len(guardText) > 0 {
 		metrics["budget"], metrics["budget_retries"] = budget, countRetries(hist)
 	}

@@ -292,10 +292,11 @@ func TestJobKilledResumes(t *testing.T) {
 		t.Fatalf("runs after the kill: %+v", runs)
 	}
 	// The next run takes the lock (the kernel released it) and resumes,
-	// with the adapter the run started with (rank 4), though this
-	// configuration now leaves the adapter to the model's default (rank 8).
+	// with the adapter and settings the run started with (rank 4, six
+	// epochs at 2e-3, the default β), though this configuration now leaves
+	// the adapter to the model's default (rank 8) and asks for other ones.
 	jc.Gates = GateConfig{MinRewardGain: -1e9, MaxKL: 1e9, MaxLMLossIncrease: 1e9, MinLengthRatio: 1e-9, MaxLengthRatio: 1e9, Samples: 1}
-	jc.Optim.Epochs = 6
+	jc.Optim.Epochs, jc.Optim.LR, jc.DPO.Beta = 3, 1e-3, 0.7
 	jc.LoRA = train.LoRAConfig{}
 	res, err := RunJob(ctx, jc)
 	if err != nil {
@@ -312,9 +313,17 @@ func TestJobKilledResumes(t *testing.T) {
 		LoRA struct {
 			Rank int `json:"rank"`
 		} `json:"lora"`
+		Settings runSettings `json:"settings"`
 	}
 	if err := json.Unmarshal(act.Metrics, &pm); err != nil || pm.LoRA.Rank != 4 {
 		t.Errorf("resumed policy's adapter rank %d (%v), want the interrupted run's 4", pm.LoRA.Rank, err)
+	}
+	kind, err := jobDefaults("dpo", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := pm.Settings; s.Epochs != 6 || s.LR != 2e-3 || s.DPO.Beta != kind.DPO.Beta {
+		t.Errorf("resumed run's settings: %d epochs at %g, DPO β %g; want the interrupted run's 6 at 0.002, β %g", s.Epochs, s.LR, s.DPO.Beta, kind.DPO.Beta)
 	}
 	if _, err := os.Stat(ck); !os.IsNotExist(err) {
 		t.Errorf("checkpoint left after the run finished: %v", err)

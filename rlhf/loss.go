@@ -36,14 +36,14 @@ func sigmoid(x float64) float64 {
 
 // DPOConfig holds DPO's hyper-parameters.
 type DPOConfig struct {
-	Beta           float64 // β: strength of the implicit KL constraint (TRL default 0.1)
-	LabelSmoothing float64 // ε in [0, 0.5): conservative DPO / robust to label noise
+	Beta           float64 `json:"beta"`            // β: strength of the implicit KL constraint (TRL default 0.1)
+	LabelSmoothing float64 `json:"label_smoothing"` // ε in [0, 0.5): conservative DPO / robust to label noise
 	// RPOAlpha weighs a negative log-likelihood term on the chosen
 	// completions (TRL's rpo_alpha; 0 = off): mean NLL per chosen token.
 	// Plain DPO lowers the likelihood of chosen replies along with the
 	// rejected ones; this keeps the approved replies likely, so the policy
 	// moves toward them rather than just away from the rest.
-	RPOAlpha float64
+	RPOAlpha float64 `json:"rpo_alpha"`
 }
 
 // DPOBatch is a batch of preference pairs: policy and reference sequence
@@ -140,9 +140,9 @@ func DPOLoss(cfg DPOConfig, b DPOBatch) (DPOResult, error) {
 
 // KTOConfig holds KTO's hyper-parameters.
 type KTOConfig struct {
-	Beta              float64 // β (TRL default 0.1)
-	DesirableWeight   float64 // λ_D; 0 = balance from the counts (KTOWeights)
-	UndesirableWeight float64 // λ_U; 0 = balance from the counts (KTOWeights)
+	Beta              float64 `json:"beta"`               // β (TRL default 0.1)
+	DesirableWeight   float64 `json:"desirable_weight"`   // λ_D; 0 = balance from the counts (KTOWeights)
+	UndesirableWeight float64 `json:"undesirable_weight"` // λ_U; 0 = balance from the counts (KTOWeights)
 }
 
 // KTOWeights returns λ_D and λ_U for nD desirable and nU undesirable
@@ -262,9 +262,9 @@ func KTOLoss(cfg KTOConfig, b KTOBatch) (KTOResult, error) {
 
 // RLOOConfig holds RLOO's hyper-parameters.
 type RLOOConfig struct {
-	K                   int     // samples per prompt (≥ 2)
-	Beta                float64 // KL penalty coefficient (TRL default 0.05)
-	NormalizeAdvantages bool    // whiten advantages over the batch
+	K                   int     `json:"rloo_k"`               // samples per prompt (≥ 2)
+	Beta                float64 `json:"beta"`                 // KL penalty coefficient (TRL default 0.05)
+	NormalizeAdvantages bool    `json:"normalize_advantages"` // whiten advantages over the batch
 }
 
 // RLOOBatch holds, for P prompts with K samples each (sample j of prompt i
