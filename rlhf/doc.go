@@ -11,7 +11,7 @@
 //	DPOLoss(DPOConfig{Beta, LabelSmoothing}, DPOBatch{PolicyChosen, PolicyRejected, RefChosen, RefRejected})
 //	KTOLoss(KTOConfig{Beta, DesirableWeight, UndesirableWeight}, KTOBatch{Policy, Ref, Desirable, KLPolicy, KLRef})
 //	KTOWeights(nD, nU)      // λ_D, λ_U with λ_D·n_D/(λ_U·n_U) in [1, 4/3], mean weight 1
-//	RLOOLoss(RLOOConfig{K, Beta, NormalizeAdvantages}, RLOOBatch{Policy, Ref, Scores})
+//	RLOOLoss(RLOOConfig{K, Beta, NormalizeAdvantages, RewardProb}, RLOOBatch{Policy, Ref, Scores})
 //	BradleyTerryLoss(chosen, rejected), LogisticLoss(scores, up), ECE(p, y, bins)
 //
 // Training on the training core (package model/train): the policy is a

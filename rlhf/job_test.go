@@ -412,7 +412,7 @@ func TestJobDefaultsByKind(t *testing.T) {
 				t.Errorf("%s, chat %v: max tokens %d (want %d), anchor %g, lr %g", algo, chat, c.Sampler.MaxTokens, want, c.Anchor, c.Optim.LR)
 			}
 			wantTargets := train.TargetNames[:]
-			if chat && algo != "rloo" {
+			if chat {
 				wantTargets = []string{"o", "down"}
 			}
 			if got := loraTargets(c.LoRA); !slices.Equal(got, wantTargets) {

@@ -265,6 +265,14 @@ type RLOOConfig struct {
 	K                   int     `json:"rloo_k"`               // samples per prompt (≥ 2)
 	Beta                float64 `json:"beta"`                 // KL penalty coefficient (TRL default 0.05)
 	NormalizeAdvantages bool    `json:"normalize_advantages"` // whiten advantages over the batch
+	// RewardProb scores each sample by σ(score), the reward model's
+	// probability that the rater approves it, rather than by the raw
+	// score as TRL does. A reward model trained on thumbs is a logistic
+	// model of approval; on a rater's clear-cut judgements its raw scores
+	// reach ±8 (the default model, period rater), next to which β·KL — a
+	// fraction of a nat a reply — does nothing. On the probability scale
+	// the KL penalty counts.
+	RewardProb bool `json:"reward_prob"`
 }
 
 // RLOOBatch holds, for P prompts with K samples each (sample j of prompt i
@@ -286,7 +294,7 @@ type RLOOResult struct {
 // RLOOLoss is TRL's RLOO objective on sequence log-probabilities:
 //
 //	kl_i     = π_i − ref_i                       (sampled estimate of the sequence KL)
-//	reward_i = score_i − β·kl_i                  (detached)
+//	reward_i = score_i − β·kl_i                  (detached; σ(score_i) with RewardProb)
 //	baseline_i = mean of the other K−1 rewards of the same prompt
 //	L = −mean((reward_i − baseline_i) · π_i)
 func RLOOLoss(cfg RLOOConfig, b RLOOBatch) (RLOOResult, error) {
@@ -305,7 +313,11 @@ func RLOOLoss(cfg RLOOConfig, b RLOOBatch) (RLOOResult, error) {
 	floats.SubTo(kl, b.Policy, b.Ref)
 	reward := make([]float64, n)
 	for i := range reward {
-		reward[i] = b.Scores[i] - cfg.Beta*kl[i]
+		sc := b.Scores[i]
+		if cfg.RewardProb {
+			sc = sigmoid(sc)
+		}
+		reward[i] = sc - cfg.Beta*kl[i]
 	}
 	adv := make([]float64, n)
 	for p := 0; p < n; p += k {

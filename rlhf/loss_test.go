@@ -175,6 +175,11 @@ func TestRLOOLeaveOneOutBaseline(t *testing.T) {
 	if !near(r.Metrics["objective/kl"], 0.5, 1e-12) || !near(r.Advantages[0], -0.5, 1e-12) || !near(r.Metrics["objective/rlhf_reward"], 0.75, 1e-12) {
 		t.Errorf("metrics %v adv %v", r.Metrics, r.Advantages)
 	}
+	// RewardProb: the rewards are σ(score), 0.5 and 0.75 here.
+	r, _ = RLOOLoss(RLOOConfig{K: 2, RewardProb: true}, RLOOBatch{Policy: []float64{-1, -2}, Ref: []float64{-1, -2}, Scores: []float64{0, math.Log(3)}})
+	if !near(r.Advantages[0], -0.25, 1e-12) || !near(r.Advantages[1], 0.25, 1e-12) || !near(r.Metrics["objective/rlhf_reward"], 0.625, 1e-12) {
+		t.Errorf("reward prob: metrics %v adv %v", r.Metrics, r.Advantages)
+	}
 }
 
 func TestBradleyTerryHandComputed(t *testing.T) {

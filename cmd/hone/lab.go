@@ -37,19 +37,20 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	evalSamples := fs.Int("eval-samples", 4, "replies per held-out prompt when evaluating")
 	lmSamples := fs.Int("lm-samples", 8, "base replies per prompt in the LM-loss texts (held-out drift and the budget's validation)")
 	lr := fs.Float64("lr", 0, "policy learning rate (default: the algorithm's; chat models have their own)")
-	beta := fs.Float64("beta", 0, "KL coefficient β of KTO, DPO or RLOO (default 0.1; 0.3 for DPO on chat models)")
+	beta := fs.Float64("beta", 0, "KL coefficient β of KTO, DPO or RLOO (default 0.1; 0.3 for DPO and RLOO on chat models)")
 	budgetRetries := fs.Int("budget-retries", -1, "failed budget checks an update goes back from and on at half the step before it stops (default: the configuration's)")
 	budget := fs.Float64("budget", -1, "bound each update: once LM loss on a set-aside validation text is up this fraction, roll it back, go on at half the step up to --budget-retries times, then stop (default 0.045 for chat models, off otherwise; 0 = off)")
 	anchor := fs.Float64("anchor", -1, "weight of the KL to the base on the base's own sampled replies in every policy step (default: 5 for DPO, 1 for KTO and RLOO on chat models, off otherwise; 0 = off)")
 	anchorMin := fs.Float64("anchor-min-prob", -1, "anchor only the positions where the base gave its sampled token at least this probability (default 0.5 for chat models; 0 = every position)")
 	rpo := fs.Float64("rpo-alpha", -1, "DPO: weight of the NLL term on chosen replies (TRL's rpo_alpha; default: the configuration's)")
-	loraRank := fs.Int("lora-rank", 0, "LoRA rank of the policy update, alpha = 2×rank (default 8; 32 for KTO on chat models)")
-	loraTargets := fs.String("lora-targets", "", "comma-separated LoRA targets among q,k,v,o,gate,up,down (default: o,down for KTO and DPO on chat models, all otherwise)")
+	loraRank := fs.Int("lora-rank", 0, "LoRA rank of the policy update, alpha = 2×rank (default 8; 32 for KTO and RLOO on chat models)")
+	loraTargets := fs.String("lora-targets", "", "comma-separated LoRA targets among q,k,v,o,gate,up,down (default: o,down on chat models, all otherwise)")
 	rlooK := fs.Int("rloo-k", 0, "RLOO: replies sampled per prompt (TRL's rloo_k; default 4)")
 	rlooPrompts := fs.Int("rloo-prompts", 0, "RLOO: prompts per step (default 8)")
+	rlooReward := fs.String("rloo-reward", "", "RLOO: reward a reply by the reward model's probability of approval (prob) or its raw score (score, as TRL) (default: prob on chat models, score otherwise)")
 	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--rloo-k K] [--rloo-prompts N] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
+		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--rloo-k K] [--rloo-prompts N] [--rloo-reward prob|score] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -103,6 +104,11 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	}
 	if *rlooPrompts < 0 {
 		return usageError("lab: --rloo-prompts %d: must not be negative", *rlooPrompts)
+	}
+	switch *rlooReward {
+	case "", "prob", "score":
+	default:
+		return usageError("lab: --rloo-reward %q: prob or score", *rlooReward)
 	}
 	if *loraRank < 0 {
 		return usageError("lab: --lora-rank %d: must not be negative", *loraRank)
@@ -171,6 +177,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	}
 	if *rlooPrompts > 0 {
 		cfg.RLOO.PromptsPerStep = *rlooPrompts
+	}
+	if *rlooReward != "" {
+		cfg.RLOO.RewardProb = *rlooReward == "prob"
 	}
 	if *rpo >= 0 {
 		cfg.DPO.RPOAlpha = *rpo

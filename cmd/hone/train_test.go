@@ -168,6 +168,7 @@ func TestLabCommandJSON(t *testing.T) {
 		{"--rpo-alpha", "-1"},
 		{"--rloo-k", "1"},
 		{"--rloo-prompts", "-1"},
+		{"--rloo-reward", "logit"},
 	} {
 		args := append([]string{"lab", "-m", m, "--annotator", "x"}, bad...)
 		if _, stderr, code := honeAt(t, home, args...); code != exitUsage || !strings.Contains(stderr, strings.TrimPrefix(bad[0], "-")) {
