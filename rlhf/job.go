@@ -46,10 +46,11 @@ type JobConfig struct {
 	// LoRA is the policy update's adapter. Rank 0 = the reference kind's
 	// default for the algorithm (jobDefaults); nil Targets = that
 	// default's targets (chat models: the attention output and FFN down
-	// projections for KTO and DPO, every projection otherwise).
+	// projections; base models: every projection).
 	LoRA train.LoRAConfig
 	// The algorithms' settings; zero (β 0, RLOO's K 0) = the reference
-	// kind's default (chat models: DPO at β 0.3, the rest at 0.1).
+	// kind's default (chat models: DPO and RLOO at β 0.3, KTO at 0.1;
+	// RLOO rewarded by the reward model's probability of approval).
 	KTO  KTOConfig
 	DPO  DPOConfig
 	RLOO RLOOOptions

@@ -36,7 +36,7 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	fs.Float64Var(&jc.Anchor, "anchor", 0, "weight of the KL to the active policy on its own stored replies in every step (default: the lab's for chat models, off otherwise; negative = off)")
 	fs.IntVar(&jc.BudgetRetries, "budget-retries", 0, "failed budget checks the update goes back from and on at half the step before it stops (default: the lab's for chat models; negative = none)")
 	fs.Float64Var(&jc.Budget, "budget", 0, "bound the update: once LM loss on set-aside replies is up this fraction, roll it back, go on at half the step up to --budget-retries times, then stop (default: 0.9 × --max-lm-loss-increase for chat models, off otherwise; negative = off)")
-	fs.IntVar(&jc.LoRA.Rank, "lora", 0, "LoRA rank of the policy update, alpha = 2×rank (default: the algorithm's for the active policy's kind of model: 8, or 32 for KTO on chat models)")
+	fs.IntVar(&jc.LoRA.Rank, "lora", 0, "LoRA rank of the policy update, alpha = 2×rank (default: the algorithm's for the active policy's kind of model: 8, or 32 for KTO and RLOO on chat models)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: hone train [--algo auto|kto|dpo|rloo] [--json] [--dry-run] [--max-duration D] [-m BASE_MODEL] [--lr X] [--epochs E] [--lora R] [--anchor W] [--budget F] [--budget-retries N]")
 		fs.PrintDefaults()
