@@ -40,6 +40,7 @@
 //	s.Examples(ctx, feedback.Window{Since, Until}) ([]Example, error)   // unpaired 👍/👎, Since < seq <= Until (Until 0 = no bound)
 //	s.Pairs(ctx, feedback.Window{Since, Until}) ([]Pair, error)         // explicit comparisons + pairs derived from rated regenerations
 //	s.Counts(ctx, feedback.Window{...}) (Counts{Up, Down, Pairs, DerivedPairs}, error)
+//	feedback.SamePromptPairs(xs []Example, have []Pair) []Pair // 👍×👎 on one prompt, not siblings (Source prompt)
 //	Example{Prompt []Turn, Completion string, Label bool, Rater, Reason, Comment, PolicyVersion, Model, Status,
 //	        ConversationID, MessageID, RatingID, Seq, Time, PromptKey}
 //	Pair{Prompt []Turn, Chosen, Rejected string, Source, Rater, Reason, ConversationID, ParentID, ChosenID, RejectedID,

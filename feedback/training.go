@@ -1,12 +1,14 @@
 package feedback
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"slices"
 )
 
 // windowSQL is the seq filter for a Window; col is the seq expression.
@@ -281,4 +283,58 @@ func SplitPairs(ps []Pair, fraction float64) (train, heldOut []Pair) {
 		}
 	}
 	return train, heldOut
+}
+
+// SamePromptPairs derives the pairs the store does not: the same rater's
+// 👍 and 👎 on replies to the same prompt (PromptKey: the same turns, the
+// system prompt included) that are not siblings — the same question asked
+// in two conversations, or again later in one. Every 👍 pairs with every 👎,
+// as with rated regenerations; a pair already in have (either way round,
+// by message ids) or between siblings (which the store derives) is left
+// out. The pair takes the later example's seq and time and the chosen
+// reply's conversation and prompt ids; results are in seq order.
+func SamePromptPairs(xs []Example, have []Pair) []Pair {
+	type key struct{ rater, prompt string }
+	type ids struct{ a, b int64 }
+	seen := map[ids]bool{}
+	for _, p := range have {
+		seen[ids{min(p.ChosenID, p.RejectedID), max(p.ChosenID, p.RejectedID)}] = true
+	}
+	parent := func(x Example) int64 {
+		if len(x.PromptIDs) == 0 {
+			return 0
+		}
+		return x.PromptIDs[len(x.PromptIDs)-1]
+	}
+	groups := map[key][]Example{}
+	var out []Pair
+	for _, x := range xs {
+		k := key{x.Rater, x.PromptKey}
+		for _, y := range groups[k] {
+			if y.Label == x.Label || y.MessageID == x.MessageID || parent(y) == parent(x) && y.ConversationID == x.ConversationID {
+				continue
+			}
+			if seen[ids{min(x.MessageID, y.MessageID), max(x.MessageID, y.MessageID)}] {
+				continue
+			}
+			c, r := x, y
+			if !x.Label {
+				c, r = y, x
+			}
+			later := x
+			if y.Seq > x.Seq {
+				later = y
+			}
+			out = append(out, Pair{
+				Prompt: c.Prompt, PromptIDs: c.PromptIDs, Chosen: c.Completion, Rejected: r.Completion,
+				Source: SourcePrompt, Rater: x.Rater, ConversationID: c.ConversationID, ParentID: parent(c),
+				ChosenID: c.MessageID, RejectedID: r.MessageID,
+				ChosenPolicyVersion: c.PolicyVersion, RejectedPolicyVersion: r.PolicyVersion,
+				Seq: later.Seq, Time: later.Time, PromptKey: c.PromptKey,
+			})
+		}
+		groups[k] = append(groups[k], x)
+	}
+	slices.SortStableFunc(out, func(a, b Pair) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out
 }

@@ -161,3 +161,57 @@ func TestHeldOutSplit(t *testing.T) {
 		t.Error("PromptKey collides on boundaries or roles")
 	}
 }
+
+func TestSamePromptPairs(t *testing.T) {
+	// Replies are named by message id; conv and parent say where each
+	// sits, prompt which prompt it answers.
+	type reply struct {
+		id, conv, parent int64
+		prompt, rater    string
+		up               bool
+	}
+	ex := func(rs ...reply) []Example {
+		var out []Example
+		for i, r := range rs {
+			out = append(out, Example{MessageID: r.id, ConversationID: r.conv, PromptIDs: []int64{r.parent},
+				PromptKey: r.prompt, Rater: r.rater, Label: r.up, Completion: fmt.Sprint("reply ", r.id), Seq: int64(10 + i)})
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		xs   []Example
+		have []Pair
+		want []string // chosen>rejected
+	}{
+		{"two conversations, one question", ex(reply{1, 1, 10, "p", "ann", true}, reply{2, 2, 20, "p", "ann", false}), nil, []string{"1>2"}},
+		{"rejected first", ex(reply{1, 1, 10, "p", "ann", false}, reply{2, 2, 20, "p", "ann", true}), nil, []string{"2>1"}},
+		{"siblings are the store's", ex(reply{1, 1, 10, "p", "ann", true}, reply{2, 1, 10, "p", "ann", false}), nil, nil},
+		{"other prompt", ex(reply{1, 1, 10, "p", "ann", true}, reply{2, 2, 20, "q", "ann", false}), nil, nil},
+		{"other rater", ex(reply{1, 1, 10, "p", "ann", true}, reply{2, 2, 20, "p", "bob", false}), nil, nil},
+		{"same label", ex(reply{1, 1, 10, "p", "ann", true}, reply{2, 2, 20, "p", "ann", true}), nil, nil},
+		{"already compared", ex(reply{1, 1, 10, "p", "ann", true}, reply{2, 2, 20, "p", "ann", false}),
+			[]Pair{{ChosenID: 2, RejectedID: 1}}, nil},
+		{"every up with every down", ex(reply{1, 1, 10, "p", "ann", true}, reply{2, 1, 10, "p", "ann", false},
+			reply{3, 2, 20, "p", "ann", false}, reply{4, 2, 20, "p", "ann", true}),
+			nil, []string{"1>3", "4>2"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := SamePromptPairs(tc.xs, tc.have)
+			var got []string
+			for _, p := range ps {
+				got = append(got, fmt.Sprintf("%d>%d", p.ChosenID, p.RejectedID))
+				if p.Source != SourcePrompt || p.Chosen != fmt.Sprint("reply ", p.ChosenID) || p.Rejected != fmt.Sprint("reply ", p.RejectedID) {
+					t.Errorf("pair %+v", p)
+				}
+				if p.Seq != tc.xs[len(tc.xs)-1].Seq && len(tc.xs) == 2 {
+					t.Errorf("pair seq %d, want the later rating's %d", p.Seq, tc.xs[len(tc.xs)-1].Seq)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("pairs %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -38,11 +38,14 @@ func (s Status) valid() bool {
 // Source says where a preference pair came from.
 type Source string
 
-// Pair sources: an explicit side-by-side choice, or a regeneration (either
-// chosen explicitly after regenerating, or derived from 👍/👎 on siblings).
+// Pair sources: an explicit side-by-side choice, a regeneration (either
+// chosen explicitly after regenerating, or derived from 👍/👎 on siblings),
+// or 👍/👎 on replies to the same prompt in different places (derived by
+// SamePromptPairs; never stored).
 const (
 	SourceCompare    Source = "compare"
 	SourceRegenerate Source = "regenerate"
+	SourcePrompt     Source = "prompt"
 )
 
 func (s Source) valid() bool { return s == SourceCompare || s == SourceRegenerate }
