@@ -105,13 +105,20 @@ func DefaultLabConfig(algo string) LabConfig {
 	// fewer epochs to stay within the KL and LM-loss budgets.
 	// RLOO samples from the policy it trains and keeps climbing the
 	// reward model: a short run (30 steps of 8 prompts × 4 samples).
-	// DPO at 1e-3 sat on the edge of the budgets (since the port to
-	// package train, seeds 1–3 of the full lab gave KL 5.9/2.9/6.0 nats,
-	// LM-loss drift +8.9/+4.3/+10%); 7e-4 gave +34 to +45 points of
-	// approval with KL 1.4–2.9 and drift +2.1 to +4.7% on seeds 1–4.
+	// DPO has no budget here and moves far per step: with each draw's two
+	// replies as its only pairs, 1e-3 for 3 epochs sat on the edge of the
+	// budgets (KL 5.9/2.9/6.0 nats, LM-loss drift +8.9/+4.3/+10%, seeds
+	// 1–3), 7e-4 gave +34 to +45 points. Pairing every approved reply with
+	// every rejected one to its prompt gives about 2.7 times the pairs
+	// (288 from 500 ratings, seed 1), and 7e-4 for 3 epochs then ran to
+	// KL 16 nats and +23% drift; 4e-4 for 2 epochs gives +41, +38, +44 and
+	// +41 points (seeds 1–4) at KL 1.2–2.4 and drift +1.6 to +3.4%. At
+	// least 32 steps: 300 ratings of 40-token replies (the CI's lab) give
+	// about 64 pairs, 8 steps in 2 epochs (+7 points, seed 1); with 32,
+	// +41, +37, +33 and +31 (KL 1.8–2.6, drift +2.6 to +3.4%).
 	switch algo {
 	case "dpo":
-		c.Optim.LR = 7e-4
+		c.Optim.LR, c.Optim.Epochs, c.Optim.MinSteps = 4e-4, 2, 32
 	case "kto":
 		c.Optim.LR, c.Optim.Epochs = 3e-4, 2
 	case "rloo":
@@ -167,16 +174,22 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 	switch algo {
 	case "dpo":
 		// Like KTO, DPO adapts the attention output and FFN down
-		// projections alone (rank 8), at β 0.3 for 15 epochs. With rank 8
-		// on every projection, β 0.1 and 10 epochs it reached 81.7% and
-		// 80.3% on the period rater (seeds 1, 2) and +27.9 points on one
-		// seed under 15 words; now 86.5% and 82.2%, +30.7 and +32.7
-		// points. With o and down at β 0.1 it stopped at 84.1% on both
-		// seeds, and at 10 epochs it ran out of pairs before the budget
-		// (83.7% under 25 words, seed 1, at +2.4% LM loss).
-		c.Optim.LR, c.Optim.Epochs = 1e-3, 15
+		// projections alone (rank 8); at β 1 with TRL's NLL term on the
+		// chosen replies (rpo_alpha 0.5), 1e-3 for 6 epochs. Pairing every
+		// approved reply with every rejected one to its prompt took the
+		// period rater's 500 ratings from 88 pairs to 210 (seed 2), but at
+		// the earlier settings (β 0.3, 15 epochs, no NLL term) the extra
+		// pairs only spent the budget sooner (73.1%, seed 2; 86.5% and
+		// 82.2% on seeds 1 and 2 with each draw's two replies alone). With
+		// the NLL term the same budget buys more: 87.0% and 85.6% on the
+		// period rater, +30.7 and +32.7 points under 15 words, 93.8% and
+		// 94.2% under 25. Other settings for 6 epochs, period rater, seed
+		// 2: β 0.3 without the term 82.7%; β 1 with rpo_alpha 1 85.1%;
+		// β 0.5 with 1 86.1%, but +29.8 points under 15 words. With rank 8
+		// on every projection, β 0.1 and 10 epochs: 81.7% and 80.3%.
+		c.Optim.LR, c.Optim.Epochs = 1e-3, 6
 		c.Anchor = 5
-		c.DPO.Beta = 0.3
+		c.DPO.Beta, c.DPO.RPOAlpha = 1, 0.5
 		c.LoRA.Targets = []string{"o", "down"}
 	case "kto":
 		// Six epochs rather than three: with three, KTO on the period
@@ -209,9 +222,10 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 		// of the held-out LM-loss rise was on the token after a
 		// sentence's end. With rank 8 on every projection, 1e-3,
 		// whitened raw scores and β 0.1 it reached 84.6% and 81.7% on the
-		// period rater (seeds 1, 2); now 85.6% and 85.6%. At β 0.5 the
-		// KL penalty held replies under 15 words to +24.5 points (seed 2);
-		// at 0.3 they gain +33.6 and +30.8.
+		// period rater (seeds 1, 2); now 86.5% and 85.6% (85.6% on both
+		// with a reward model trained on each draw's two replies alone as
+		// pairs). At β 0.5 the KL penalty held replies under 15 words to
+		// +24.5 points (seed 2); at 0.3 they gain +31.2 and +30.8.
 		c.Optim.LR, c.Optim.Steps = 4e-3, 50
 		c.Anchor = 1
 		c.BudgetRetries = 3
@@ -305,6 +319,43 @@ func heldOut(prompt string, frac float64) bool {
 	h := fnv.New64a()
 	h.Write([]byte(prompt))
 	return float64(h.Sum64()%10000)/10000 < frac
+}
+
+// labData is what the annotator's judgements of the training replies
+// give: thumbs, and a pair of every approved reply with every rejected
+// one to the same prompt, whenever each was sampled (the store derives
+// pairs the same way from rated regenerations under one parent, and the
+// held-out reward data pairs the same way too).
+type labData struct {
+	thumbs   []Unpaired
+	pairs    []Pair
+	byPrompt map[string][]ratedReply // by prompt text
+}
+
+// ratedReply is a judged reply, kept to pair with later ones.
+type ratedReply struct {
+	comp []int
+	up   bool
+}
+
+// add records a reply to the prompt keyed key with its rating (1, -1, or
+// 0 for a skip, which gives nothing).
+func (d *labData) add(key string, s Seq, rating int) {
+	if rating == 0 {
+		return
+	}
+	up := rating > 0
+	d.thumbs = append(d.thumbs, Unpaired{s, up})
+	for _, r := range d.byPrompt[key] {
+		switch {
+		case r.up == up:
+		case up:
+			d.pairs = append(d.pairs, Pair{s.Prompt, s.Completion, r.comp})
+		default:
+			d.pairs = append(d.pairs, Pair{s.Prompt, r.comp, s.Completion})
+		}
+	}
+	d.byPrompt[key] = append(d.byPrompt[key], ratedReply{s.Completion, up})
 }
 
 type labPrompt struct {
@@ -417,8 +468,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x1ab))
 	order := rng.Perm(len(train))
 	next := 0
-	var thumbs []Unpaired
-	var pairs []Pair
+	data := labData{byPrompt: map[string][]ratedReply{}}
 	var anchorText []Seq // the base policy's sampled replies
 	policy := base
 	perRound := cfg.Ratings / cfg.Rounds
@@ -452,19 +502,10 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 				anchorText = append(anchorText, Seq{ps[i], comps[i]})
 			}
 		}
-		for i := 0; i < len(js); i += 2 {
-			for k := i; k < i+2; k++ {
-				if js[k] != 0 {
-					thumbs = append(thumbs, Unpaired{Seq{ps[k], comps[k]}, js[k] > 0})
-				}
-			}
-			switch {
-			case js[i] > 0 && js[i+1] < 0:
-				pairs = append(pairs, Pair{ps[i], comps[i], comps[i+1]})
-			case js[i] < 0 && js[i+1] > 0:
-				pairs = append(pairs, Pair{ps[i], comps[i+1], comps[i]})
-			}
+		for k, j := range js {
+			data.add(pt[k].text, Seq{ps[k], comps[k]}, j)
 		}
+		thumbs, pairs := data.thumbs, data.pairs
 		lr := LabRound{Round: round, Algo: cfg.Algo, Ratings: used, Pairs: len(pairs), ApprovalBase: res.ApprovalBase}
 		for _, t := range thumbs {
 			if t.Up {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/hone-ai/hone/model/defaultmodel"
@@ -130,5 +131,53 @@ func TestLabMovesDefaultModel(t *testing.T) {
 	}
 	if res.KL > 5 || res.LMLossDrift > 0.05 {
 		t.Errorf("KL %.3f nats, LM-loss drift %+.4f: over the budgets (5 nats, 5%%)", res.KL, res.LMLossDrift)
+	}
+}
+
+// TestLabDataPairsEveryApprovedWithEveryRejected checks how the lab turns
+// judgements into training data: every rated reply is a thumb, and every
+// approved reply pairs with every rejected reply to the same prompt,
+// whichever draw sampled them, chosen first; skips give nothing.
+func TestLabDataPairsEveryApprovedWithEveryRejected(t *testing.T) {
+	type reply struct {
+		prompt string
+		comp   int // a one-token completion, to name it
+		rating int
+	}
+	tests := []struct {
+		name    string
+		replies []reply
+		thumbs  int
+		pairs   [][2]int // chosen, rejected
+	}{
+		{"one draw, split", []reply{{"a", 1, 1}, {"a", 2, -1}}, 2, [][2]int{{1, 2}}},
+		{"one draw, rejected first", []reply{{"a", 1, -1}, {"a", 2, 1}}, 2, [][2]int{{2, 1}}},
+		{"one draw, both approved", []reply{{"a", 1, 1}, {"a", 2, 1}}, 2, nil},
+		{"two draws of one prompt", []reply{{"a", 1, 1}, {"a", 2, -1}, {"a", 3, -1}, {"a", 4, 1}},
+			4, [][2]int{{1, 2}, {1, 3}, {4, 2}, {4, 3}}},
+		{"prompts apart", []reply{{"a", 1, 1}, {"b", 2, -1}, {"a", 3, 0}, {"b", 4, 1}}, 3, [][2]int{{4, 2}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := labData{byPrompt: map[string][]ratedReply{}}
+			for _, r := range tc.replies {
+				d.add(r.prompt, Seq{Prompt: []int{int(r.prompt[0])}, Completion: []int{r.comp}}, r.rating)
+			}
+			if len(d.thumbs) != tc.thumbs {
+				t.Errorf("%d thumbs, want %d", len(d.thumbs), tc.thumbs)
+			}
+			var got [][2]int
+			for _, p := range d.pairs {
+				got = append(got, [2]int{p.Chosen[0], p.Rejected[0]})
+				for _, r := range tc.replies {
+					if r.comp == p.Chosen[0] && p.Prompt[0] != int(r.prompt[0]) {
+						t.Errorf("pair %v has prompt %v, want %q's", got[len(got)-1], p.Prompt, r.prompt)
+					}
+				}
+			}
+			if !slices.Equal(got, tc.pairs) {
+				t.Errorf("pairs %v, want %v", got, tc.pairs)
+			}
+		})
 	}
 }
