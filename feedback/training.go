@@ -311,7 +311,7 @@ func SamePromptPairs(xs []Example, have []Pair) []Pair {
 	for _, x := range xs {
 		k := key{x.Rater, x.PromptKey}
 		for _, y := range groups[k] {
-			if y.Label == x.Label || y.MessageID == x.MessageID || parent(y) == parent(x) && y.ConversationID == x.ConversationID {
+			if y.Label == x.Label || parent(y) == parent(x) && y.ConversationID == x.ConversationID {
 				continue
 			}
 			if seen[ids{min(x.MessageID, y.MessageID), max(x.MessageID, y.MessageID)}] {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/hone-ai/hone/model/train"
@@ -324,8 +325,8 @@ func heldOut(prompt string, frac float64) bool {
 // labData is what the annotator's judgements of the training replies
 // give: thumbs, and a pair of every approved reply with every rejected
 // one to the same prompt, whenever each was sampled (the store derives
-// pairs the same way from rated regenerations under one parent, and the
-// held-out reward data pairs the same way too).
+// pairs the same way from rated regenerations under one parent). The
+// held-out reward data (evalSet.rewardData) is built the same way.
 type labData struct {
 	thumbs   []Unpaired
 	pairs    []Pair
@@ -733,27 +734,9 @@ func (a *labAnnotator) evaluate(ctx context.Context, m *train.Model, held []labP
 // rewardData turns an evaluation's judgements into held-out reward data:
 // thumbs, and every (approved, disapproved) pair under the same prompt.
 func (e *evalSet) rewardData() RewardData {
-	var d RewardData
-	byPrompt := map[int][]int{}
+	d := labData{byPrompt: map[string][]ratedReply{}}
 	for i, r := range e.ratings {
-		if r == 0 {
-			continue
-		}
-		d.Thumbs = append(d.Thumbs, Unpaired{e.seqs[i], r > 0})
-		byPrompt[e.prompts[i]] = append(byPrompt[e.prompts[i]], i)
+		d.add(strconv.Itoa(e.prompts[i]), e.seqs[i], r)
 	}
-	for p := 0; p < len(byPrompt)+len(e.prompts); p++ {
-		idx, ok := byPrompt[p]
-		if !ok {
-			continue
-		}
-		for _, i := range idx {
-			for _, j := range idx {
-				if e.ratings[i] > 0 && e.ratings[j] < 0 {
-					d.Pairs = append(d.Pairs, Pair{e.seqs[i].Prompt, e.seqs[i].Completion, e.seqs[j].Completion})
-				}
-			}
-		}
-	}
-	return d
+	return RewardData{Thumbs: d.thumbs, Pairs: d.pairs}
 }
