@@ -147,34 +147,11 @@ func lastHidden(ctx context.Context, m *train.Model, seqs []Seq) ([][]float32, e
 // shows damage to the model's language rather than only the shift of its
 // replies that the KL already measures.
 func lmLoss(ctx context.Context, m *train.Model, seqs []Seq) (float64, error) {
-	docs := make([]Seq, 0, len(seqs))
-	for _, s := range seqs {
-		all := append(append(make([]int, 0, len(s.Prompt)+len(s.Completion)), s.Prompt...), s.Completion...)
-		if len(all) < 2 {
-			continue
-		}
-		docs = append(docs, Seq{Prompt: all[:1], Completion: all[1:]})
-	}
-	seqs = docs
-	var nll, n float64
-	err := forEachChunk(ctx, m, seqs, true, func(_ []int, b *train.Batch) error {
-		for _, lp := range m.SeqLogProbs() {
-			nll -= float64(lp)
-		}
-		for _, t := range b.Targets {
-			if t >= 0 {
-				n++
-			}
-		}
-		return nil
-	})
+	d, err := docNLL(ctx, m, seqs)
 	if err != nil {
 		return 0, err
 	}
-	if n == 0 {
-		return 0, errors.New("lm loss: no text")
-	}
-	return nll / n, nil
+	return d.mean()
 }
 
 // meanSeqKL is the mean over seqs (sampled from policy) of the sequence

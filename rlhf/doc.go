@@ -47,7 +47,9 @@
 // retries left, stops) and the anchor
 // (Anchor/AnchorCoef/AnchorMinProb: the per-position KL(policy ‖ ref) on
 // the reference's own replies, added to every step through
-// train.Cotangent.TokenKL).
+// train.Cotangent.TokenKL). The lab's ShrinkTo moves a finished update
+// back along the straight line from the policy before it (W₀ + α·ΔW)
+// until its LM loss on the budget's text is within the target.
 //
 // Annotators (design.md protocol): StartAnnotator(cmd, timeout) →
 // *Annotator with Annotate(ctx, []AnnotationRequest) ([]Judgement, error)

@@ -62,6 +62,10 @@ type LabConfig struct {
 	// prompts, set aside: never rated, trained on or evaluated.
 	Budget        float64
 	BudgetRetries int
+	// ShrinkTo, when positive, moves each update back along the straight
+	// line from the policy before it (shrink) until its LM loss on the
+	// budget's validation text is up at most this fraction: needs Budget.
+	ShrinkTo float64
 	// Anchor, when positive, is the weight of the anchor term in every
 	// policy step (Optim.Anchor): the KL from the policy to the base along
 	// the base policy's own replies to the training prompts, rated or not.
@@ -248,16 +252,25 @@ type LabRound struct {
 	ApprovalTuned float64 `json:"approval_tuned"`
 	KL            float64 `json:"kl"`
 	LMLossDrift   float64 `json:"lm_loss_drift"`
-	ReplyTokens   float64 `json:"reply_tokens"`
+	// LMLossDriftSE is the drift's standard error over the held-out
+	// prompts: how far another sample of prompts could put it.
+	LMLossDriftSE float64 `json:"lm_loss_drift_se"`
+	// BudgetDrift is the drift on the budget's validation text at the
+	// end (0 without a budget): the figure the budget held.
+	BudgetDrift float64 `json:"budget_drift,omitempty"`
+	ReplyTokens float64 `json:"reply_tokens"`
 	// Steps is the policy update's optimiser steps; BudgetStop the step
 	// count the budget stopped it at (0: it ran to the end);
 	// BudgetRetries the budget checks that failed and sent it back to go
 	// on at half the step size.
-	Steps         int         `json:"steps"`
-	BudgetStop    int         `json:"budget_stop,omitempty"`
-	BudgetRetries int         `json:"budget_retries,omitempty"`
-	RewardModel   *RewardEval `json:"reward_model,omitempty"`
-	Seconds       float64     `json:"seconds"`
+	Steps         int `json:"steps"`
+	BudgetStop    int `json:"budget_stop,omitempty"`
+	BudgetRetries int `json:"budget_retries,omitempty"`
+	// Shrink is where along its line the update ended (ShrinkTo): 1 as
+	// trained, 0.8 four fifths of the way.
+	Shrink      float64     `json:"shrink,omitempty"`
+	RewardModel *RewardEval `json:"reward_model,omitempty"`
+	Seconds     float64     `json:"seconds"`
 }
 
 // LabResult is the final outcome of a lab run.
@@ -268,6 +281,8 @@ type LabResult struct {
 	ApprovalTuned    float64      `json:"approval_tuned"`
 	KL               float64      `json:"kl"`
 	LMLossDrift      float64      `json:"lm_loss_drift"`
+	LMLossDriftSE    float64      `json:"lm_loss_drift_se"`
+	BudgetDrift      float64      `json:"budget_drift,omitempty"`
 	LMLossBase       float64      `json:"lm_loss_base"`
 	LMLossTuned      float64      `json:"lm_loss_tuned"`
 	ReplyTokensBase  float64      `json:"reply_tokens_base"`
@@ -461,9 +476,18 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		}
 		lmText = append(lmText, more...)
 	}
-	res.LMLossBase, err = lmLoss(ctx, base, lmText)
+	lmBase, err := docNLL(ctx, base, lmText)
 	if err != nil {
 		return nil, err
+	}
+	if res.LMLossBase, err = lmBase.mean(); err != nil {
+		return nil, err
+	}
+	var guardBase float64
+	if len(guardText) > 0 {
+		if guardBase, err = lmLoss(ctx, base, guardText); err != nil {
+			return nil, fmt.Errorf("lab: budget: %w", err)
+		}
 	}
 
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x1ab))
@@ -540,6 +564,10 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		if err != nil {
 			return nil, err
 		}
+		var line *updateLine // the update's line, to shrink it on
+		if cfg.ShrinkTo > 0 && len(guardText) > 0 {
+			line = startUpdate(policy)
+		}
 		o := cfg.Optim
 		o.Seed = cfg.Seed + uint64(round)*7
 		o.OnStep = stepHook(cfg.OnStep, cfg.Algo)
@@ -582,6 +610,12 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 			lr.BudgetStop = int(hist[len(hist)-1]["budget/stopped_at"])
 		}
 		lr.BudgetRetries = countRetries(hist)
+		if line != nil {
+			line.finish()
+			if lr.Shrink, _, err = shrink(ctx, line, base, policy, guardText, cfg.ShrinkTo); err != nil {
+				return nil, fmt.Errorf("lab: round %d: %w", round, err)
+			}
+		}
 		tuned, err := ann.evaluate(ctx, policy, held, cfg, fmt.Sprintf("eval-r%d", round))
 		if err != nil {
 			return nil, err
@@ -590,15 +624,31 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		if err != nil {
 			return nil, err
 		}
-		lt, err := lmLoss(ctx, policy, lmText)
+		lmTuned, err := docNLL(ctx, policy, lmText)
 		if err != nil {
 			return nil, err
 		}
+		lt, err := lmTuned.mean()
+		if err != nil {
+			return nil, err
+		}
+		d, err := relDrift(lmBase.nll, lmTuned.nll, lmText)
+		if err != nil {
+			return nil, err
+		}
+		if len(guardText) > 0 {
+			gl, err := lmLoss(ctx, policy, guardText)
+			if err != nil {
+				return nil, fmt.Errorf("lab: budget: %w", err)
+			}
+			lr.BudgetDrift = (gl - guardBase) / guardBase
+		}
 		lr.ApprovalTuned, lr.KL, lr.ReplyTokens = tuned.approval, kl, tuned.tokens
-		lr.LMLossDrift = (lt - res.LMLossBase) / res.LMLossBase
+		lr.LMLossDrift, lr.LMLossDriftSE = d.Rel, d.SE
 		lr.Seconds = time.Since(rs).Seconds()
 		res.Rounds = append(res.Rounds, lr)
 		res.ApprovalTuned, res.KL, res.LMLossDrift, res.LMLossTuned, res.ReplyTokensTuned = lr.ApprovalTuned, kl, lr.LMLossDrift, lt, tuned.tokens
+		res.LMLossDriftSE, res.BudgetDrift = d.SE, lr.BudgetDrift
 		res.EvalReplies = len(tuned.seqs)
 		res.SampleBase, res.SampleTuned = firstN(baseEval.texts, 3), firstN(tuned.texts, 3)
 		if cfg.OnRound != nil {

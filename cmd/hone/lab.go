@@ -38,6 +38,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	lmSamples := fs.Int("lm-samples", 8, "base replies per prompt in the LM-loss texts (held-out drift and the budget's validation)")
 	lr := fs.Float64("lr", 0, "policy learning rate (default: the algorithm's; chat models have their own)")
 	beta := fs.Float64("beta", 0, "KL coefficient β of KTO, DPO or RLOO (default 0.1; on chat models 1 for DPO, 0.3 for RLOO)")
+	shrinkTo := fs.Float64("shrink-to", -1, "after each update, move it back along the line from the policy before it until LM loss on the budget's validation text is up at most this fraction (needs --budget; default: the configuration's; 0 = off)")
 	budgetRetries := fs.Int("budget-retries", -1, "failed budget checks an update goes back from and on at half the step before it stops (default: the configuration's)")
 	budget := fs.Float64("budget", -1, "bound each update: once LM loss on a set-aside validation text is up this fraction, roll it back, go on at half the step up to --budget-retries times, then stop (default 0.045 for chat models, off otherwise; 0 = off)")
 	anchor := fs.Float64("anchor", -1, "weight of the KL to the base on the base's own sampled replies in every policy step (default: 5 for DPO, 1 for KTO and RLOO on chat models, off otherwise; 0 = off)")
@@ -50,7 +51,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	rlooReward := fs.String("rloo-reward", "", "RLOO: reward a reply by the reward model's probability of approval (prob) or its raw score (score, as TRL) (default: prob on chat models, score otherwise)")
 	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--rloo-k K] [--rloo-prompts N] [--rloo-reward prob|score] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
+		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--shrink-to F] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--rloo-k K] [--rloo-prompts N] [--rloo-reward prob|score] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -88,7 +89,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	// command line is an error, not a request for the default.
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for name, v := range map[string]float64{"budget": *budget, "anchor": *anchor, "anchor-min-prob": *anchorMin, "rpo-alpha": *rpo} {
+	for name, v := range map[string]float64{"budget": *budget, "shrink-to": *shrinkTo, "anchor": *anchor, "anchor-min-prob": *anchorMin, "rpo-alpha": *rpo} {
 		if set[name] && v < 0 {
 			return usageError("lab: --%s %g: must not be negative", name, v)
 		}
@@ -190,6 +191,12 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if *budgetRetries >= 0 {
 		cfg.BudgetRetries = *budgetRetries
 	}
+	if *shrinkTo >= 0 {
+		cfg.ShrinkTo = *shrinkTo
+	}
+	if cfg.ShrinkTo > 0 && cfg.Budget <= 0 {
+		return usageError("lab: --shrink-to %g: measured on the budget's validation text; give --budget too", cfg.ShrinkTo)
+	}
 	if *anchor >= 0 {
 		cfg.Anchor = *anchor
 	}
@@ -226,8 +233,12 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		if len(notes) > 0 {
 			stop = "  (" + strings.Join(notes, ", ") + ")"
 		}
-		fmt.Fprintf(e.stdout, "round %d: %d ratings (%d 👍 %d 👎, %d pairs)  approval %.1f%% → %.1f%%  KL %.2f nats  LM loss %+.1f%%%s\n",
-			r.Round, r.Ratings, r.Up, r.Down, r.Pairs, 100*r.ApprovalBase, 100*r.ApprovalTuned, r.KL, 100*r.LMLossDrift, stop)
+		budget := ""
+		if r.BudgetDrift != 0 {
+			budget = fmt.Sprintf(" (budget text %+.1f%%)", 100*r.BudgetDrift)
+		}
+		fmt.Fprintf(e.stdout, "round %d: %d ratings (%d 👍 %d 👎, %d pairs)  approval %.1f%% → %.1f%%  KL %.2f nats  LM loss %+.1f%% ± %.1f%s%s\n",
+			r.Round, r.Ratings, r.Up, r.Down, r.Pairs, 100*r.ApprovalBase, 100*r.ApprovalTuned, r.KL, 100*r.LMLossDrift, 100*r.LMLossDriftSE, budget, stop)
 	}
 	if term {
 		cfg.OnStep = func(phase string, step, total int, m rlhf.Metrics) {
@@ -256,8 +267,8 @@ func runLab(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	} else {
-		fmt.Fprintf(e.stdout, "\n%s with %d ratings: approval %.1f%% → %.1f%% on %d held-out replies; KL %.2f nats; LM loss %+.1f%%; %.0fs\n",
-			strings.ToUpper(res.Algo), res.Ratings, 100*res.ApprovalBase, 100*res.ApprovalTuned, res.EvalReplies, res.KL, 100*res.LMLossDrift, res.Seconds)
+		fmt.Fprintf(e.stdout, "\n%s with %d ratings: approval %.1f%% → %.1f%% on %d held-out replies; KL %.2f nats; LM loss %+.1f%% ± %.1f; %.0fs\n",
+			strings.ToUpper(res.Algo), res.Ratings, 100*res.ApprovalBase, 100*res.ApprovalTuned, res.EvalReplies, res.KL, 100*res.LMLossDrift, 100*res.LMLossDriftSE, res.Seconds)
 		if rm := res.RewardModel; rm != nil {
 			fmt.Fprintf(e.stdout, "reward model: %s\n", rm)
 		}

@@ -124,13 +124,28 @@ func TestLabCommandJSON(t *testing.T) {
 	}
 	ann, _ := filepath.Abs("../../rlhf/testdata/approve-word.sh")
 	out, errs, code := honeAt(t, home, "lab", "-m", m, "--tokenizer", tok, "--annotator", ann+" she", "--prompts", prompts,
-		"--algo", "dpo", "--ratings", "40", "--rounds", "2", "--eval-samples", "1", "--max-tokens", "12", "--reward-model=false", "--json", "--out", filepath.Join(home, "charts"))
+		"--algo", "dpo", "--ratings", "40", "--rounds", "2", "--eval-samples", "1", "--max-tokens", "12", "--reward-model=false", "--json", "--out", filepath.Join(home, "charts"),
+		"--budget", "0.02", "--shrink-to", "0.005")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 {
 		t.Fatalf("want 2 round lines and a final one, got %q", out)
+	}
+	// Each round's update runs to the budget (2%) and is moved back into
+	// --shrink-to on the budget's text.
+	for _, l := range lines[:2] {
+		var r struct {
+			Shrink      float64 `json:"shrink"`
+			BudgetDrift float64 `json:"budget_drift"`
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Shrink <= 0 || r.Shrink >= 1 || r.BudgetDrift > 0.005 {
+			t.Errorf("round %s: want 0 < shrink < 1 and budget drift ≤ 0.005", l)
+		}
 	}
 	var final struct {
 		Final        bool
@@ -139,17 +154,21 @@ func TestLabCommandJSON(t *testing.T) {
 		ApprovalBase *float64 `json:"approval_base"`
 		KL           *float64 `json:"kl"`
 		Drift        *float64 `json:"lm_loss_drift"`
+		DriftSE      *float64 `json:"lm_loss_drift_se"`
 	}
 	if err := json.Unmarshal([]byte(lines[2]), &final); err != nil {
 		t.Fatal(err)
 	}
-	if !final.Final || final.Algo != "dpo" || final.Ratings != 40 || final.ApprovalBase == nil || final.KL == nil || final.Drift == nil {
+	if !final.Final || final.Algo != "dpo" || final.Ratings != 40 || final.ApprovalBase == nil || final.KL == nil || final.Drift == nil || final.DriftSE == nil || *final.DriftSE < 0 {
 		t.Fatalf("final line %s", lines[2])
 	}
 	if _, err := os.Stat(filepath.Join(home, "charts", "loss.png")); err != nil {
 		t.Errorf("charts: %v", err)
 	}
-	// Usage errors.
+	// Usage errors. A base model has no budget, so no text to shrink on.
+	if _, stderr, code := honeAt(t, home, "lab", "-m", m, "--tokenizer", tok, "--annotator", ann+" she", "--shrink-to", "0.03"); code != exitUsage || !strings.Contains(stderr, "shrink-to") {
+		t.Errorf("--shrink-to without a budget: exit %d, %q; want a usage error naming the flag", code, stderr)
+	}
 	if _, _, code := honeAt(t, home, "lab", "-m", m); code != exitUsage {
 		t.Errorf("no annotator: exit %d", code)
 	}
@@ -165,6 +184,7 @@ func TestLabCommandJSON(t *testing.T) {
 		{"--anchor-min-prob", "1.5"},
 		{"--budget", "-0.1"},
 		{"--budget-retries", "-1"},
+		{"--shrink-to", "-0.1"},
 		{"--rpo-alpha", "-1"},
 		{"--rloo-k", "1"},
 		{"--rloo-prompts", "-1"},

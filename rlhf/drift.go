@@ -1,0 +1,106 @@
+package rlhf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/hone-ai/hone/model/train"
+)
+
+// docLoss is the negative log-likelihood (nats) of each sequence of a
+// text, read as lmLoss reads it (prompt and completion as one document,
+// every token after the first), and how many tokens that is.
+type docLoss struct {
+	nll, tokens []float64
+}
+
+// mean is the per-token loss over the whole text, lmLoss's figure.
+func (d docLoss) mean() (float64, error) {
+	var nll, n float64
+	for i := range d.nll {
+		nll += d.nll[i]
+		n += d.tokens[i]
+	}
+	if n == 0 {
+		return 0, errors.New("lm loss: no text")
+	}
+	return nll / n, nil
+}
+
+// docNLL measures docLoss of seqs under m.
+func docNLL(ctx context.Context, m *train.Model, seqs []Seq) (docLoss, error) {
+	d := docLoss{nll: make([]float64, len(seqs)), tokens: make([]float64, len(seqs))}
+	docs := make([]Seq, 0, len(seqs))
+	idx := make([]int, 0, len(seqs))
+	for i, s := range seqs {
+		n := len(s.Prompt) + len(s.Completion)
+		if n < 2 {
+			continue
+		}
+		all := append(append(make([]int, 0, n), s.Prompt...), s.Completion...)
+		docs = append(docs, Seq{Prompt: all[:1], Completion: all[1:]})
+		idx = append(idx, i)
+		d.tokens[i] = float64(n - 1)
+	}
+	lps, err := seqLogProbs(ctx, m, docs)
+	if err != nil {
+		return docLoss{}, fmt.Errorf("lm loss: %w", err)
+	}
+	for k, i := range idx {
+		d.nll[i] = -lps[k]
+	}
+	return d, nil
+}
+
+// drift is the relative change of the LM loss on a text between a
+// reference and a policy, with its standard error over the text's
+// prompts: the text is a sample of prompts (each with its replies), and
+// another sample of prompts would give another figure.
+type drift struct {
+	Rel, SE float64
+}
+
+// relDrift is Σpolicy/Σref − 1 over per-sequence NLLs (the change of the
+// mean per-token loss, since both sum the same tokens), with the
+// delta-method standard error of that ratio of sums, the sequences
+// grouped into clusters by prompt.
+func relDrift(ref, pol []float64, seqs []Seq) (drift, error) {
+	if len(ref) != len(pol) || len(ref) != len(seqs) {
+		return drift{}, fmt.Errorf("drift: %d, %d and %d sequences", len(ref), len(pol), len(seqs))
+	}
+	type sums struct{ r, p float64 }
+	var order []string
+	by := map[string]*sums{}
+	var R, P float64
+	for i, s := range seqs {
+		k := fmt.Sprint(s.Prompt)
+		c := by[k]
+		if c == nil {
+			c = &sums{}
+			by[k] = c
+			order = append(order, k)
+		}
+		c.r += ref[i]
+		c.p += pol[i]
+		R += ref[i]
+		P += pol[i]
+	}
+	if R <= 0 {
+		return drift{}, errors.New("drift: no text")
+	}
+	rel := P/R - 1
+	n := float64(len(order))
+	if n < 2 {
+		return drift{Rel: rel}, nil
+	}
+	var ss float64
+	for _, k := range order {
+		c := by[k]
+		d := (c.p - c.r) - rel*c.r
+		ss += d * d
+	}
+	se := math.Sqrt(ss*n/(n-1)) / R
+	return drift{Rel: rel, SE: se}, nil
+}

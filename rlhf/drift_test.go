@@ -1,0 +1,76 @@
+package rlhf
+
+import (
+	"math"
+	"testing"
+)
+
+func TestRelDrift(t *testing.T) {
+	p := func(id int) Seq { return Seq{Prompt: []int{1, id}, Completion: []int{7, 8}} }
+	tests := []struct {
+		name     string
+		ref, pol []float64
+		seqs     []Seq
+		rel, se  float64
+		wantErr  bool
+	}{
+		{
+			name: "every prompt up 10%: no spread",
+			ref:  []float64{10, 20, 30}, pol: []float64{11, 22, 33},
+			seqs: []Seq{p(1), p(2), p(3)},
+			rel:  0.1, se: 0,
+		},
+		{
+			// Prompt 1 up 4 of 10, prompt 2 unchanged: 4/30 overall.
+			// Residuals d_i = Δ_i − rel·ref_i: 4 − 4/3 = 8/3 and
+			// 0 − 8/3 = −8/3; SE = sqrt(2·(64/9)·2/1)/30.
+			name: "two prompts apart",
+			ref:  []float64{10, 20}, pol: []float64{14, 20},
+			seqs: []Seq{p(1), p(2)},
+			rel:  4.0 / 30, se: math.Sqrt(2*64.0/9*2) / 30,
+		},
+		{
+			// The replies to one prompt are one cluster: prompt 1's two
+			// replies sum to ref 10, pol 14, as above.
+			name: "replies grouped by prompt",
+			ref:  []float64{4, 6, 20}, pol: []float64{6, 8, 20},
+			seqs: []Seq{p(1), p(1), p(2)},
+			rel:  4.0 / 30, se: math.Sqrt(2*64.0/9*2) / 30,
+		},
+		{
+			name: "one prompt: no standard error",
+			ref:  []float64{10, 10}, pol: []float64{11, 12},
+			seqs: []Seq{p(1), p(1)},
+			rel:  0.15, se: 0,
+		},
+		{name: "lengths differ", ref: []float64{1}, pol: []float64{1, 2}, seqs: []Seq{p(1)}, wantErr: true},
+		{name: "no text", ref: []float64{0}, pol: []float64{0}, seqs: []Seq{p(1)}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := relDrift(tt.ref, tt.pol, tt.seqs)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("relDrift = %+v, want an error", d)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(d.Rel-tt.rel) > 1e-12 || math.Abs(d.SE-tt.se) > 1e-12 {
+				t.Errorf("relDrift = %+v, want rel %g se %g", d, tt.rel, tt.se)
+			}
+		})
+	}
+}
+
+func TestDocLossMeanIsLMLoss(t *testing.T) {
+	d := docLoss{nll: []float64{3, 0, 9}, tokens: []float64{2, 0, 4}}
+	if m, err := d.mean(); err != nil || m != 2 {
+		t.Errorf("mean = %g, %v; want 2 (12 nats over 6 tokens)", m, err)
+	}
+	if _, err := (docLoss{nll: []float64{0}, tokens: []float64{0}}).mean(); err == nil {
+		t.Error("mean of a text without tokens: want an error")
+	}
+}
