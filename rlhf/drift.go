@@ -54,6 +54,16 @@ func docNLL(ctx context.Context, m *train.Model, seqs []Seq) (docLoss, error) {
 	return d, nil
 }
 
+// lmDrift is the relative change of m's language-model loss on text
+// (lmLoss) over ref, a reference's loss on the same text.
+func lmDrift(ctx context.Context, m *train.Model, text []Seq, ref float64) (float64, error) {
+	l, err := lmLoss(ctx, m, text)
+	if err != nil {
+		return 0, err
+	}
+	return (l - ref) / ref, nil
+}
+
 // drift is the relative change of the LM loss on a text between a
 // reference and a policy, with its standard error over the text's
 // prompts: the text is a sample of prompts (each with its replies), and

@@ -663,9 +663,11 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	}
 	if len(guardText) > 0 {
 		o.GuardRetries = retries
-		if o.Guard, err = lmBudget(ctx, ref.Train, policy, guardText, budget); err != nil {
-			return fail(fmt.Errorf("train: %w", err))
+		guardBase, err := lmLoss(ctx, ref.Train, guardText)
+		if err != nil {
+			return fail(fmt.Errorf("train: budget: %w", err))
 		}
+		o.Guard = lmBudget(policy, guardText, guardBase, budget)
 	}
 	o.CheckpointEvery = jc.CheckpointEvery
 	ckPath := filepath.Join(dir, "checkpoint.gob")

@@ -576,9 +576,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		}
 		if len(guardText) > 0 {
 			o.GuardRetries = cfg.BudgetRetries
-			if o.Guard, err = lmBudget(ctx, base, policy, guardText, cfg.Budget); err != nil {
-				return nil, fmt.Errorf("lab: round %d: %w", round, err)
-			}
+			o.Guard = lmBudget(policy, guardText, guardBase, cfg.Budget)
 		}
 		var hist []Metrics
 		switch cfg.Algo {
@@ -610,11 +608,17 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 			lr.BudgetStop = int(hist[len(hist)-1]["budget/stopped_at"])
 		}
 		lr.BudgetRetries = countRetries(hist)
-		if line != nil {
+		// Where the update ends on the budget's text, moved back into
+		// ShrinkTo first when asked.
+		switch {
+		case line != nil:
 			line.finish()
-			if lr.Shrink, _, err = shrink(ctx, line, base, policy, guardText, cfg.ShrinkTo); err != nil {
-				return nil, fmt.Errorf("lab: round %d: %w", round, err)
-			}
+			lr.Shrink, lr.BudgetDrift, err = shrink(ctx, line, policy, guardText, guardBase, cfg.ShrinkTo)
+		case len(guardText) > 0:
+			lr.BudgetDrift, err = lmDrift(ctx, policy, guardText, guardBase)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lab: round %d: budget text: %w", round, err)
 		}
 		tuned, err := ann.evaluate(ctx, policy, held, cfg, fmt.Sprintf("eval-r%d", round))
 		if err != nil {
@@ -635,13 +639,6 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		d, err := relDrift(lmBase.nll, lmTuned.nll, lmText)
 		if err != nil {
 			return nil, err
-		}
-		if len(guardText) > 0 {
-			gl, err := lmLoss(ctx, policy, guardText)
-			if err != nil {
-				return nil, fmt.Errorf("lab: budget: %w", err)
-			}
-			lr.BudgetDrift = (gl - guardBase) / guardBase
 		}
 		lr.ApprovalTuned, lr.KL, lr.ReplyTokens = tuned.approval, kl, tuned.tokens
 		lr.LMLossDrift, lr.LMLossDriftSE = d.Rel, d.SE
@@ -682,19 +679,13 @@ func (s Sampler) replies(ctx context.Context, m *train.Model, prompts []labPromp
 }
 
 // lmBudget returns a Guard that passes while policy's language-model loss
-// (lmLoss) on text stays within budget (relative) of base's.
-func lmBudget(ctx context.Context, base, policy *train.Model, text []Seq, budget float64) (func(context.Context, int) (bool, error), error) {
-	ref, err := lmLoss(ctx, base, text)
-	if err != nil {
-		return nil, fmt.Errorf("budget: %w", err)
-	}
+// (lmLoss) on text stays within budget (relative) of ref, the reference's
+// loss on text.
+func lmBudget(policy *train.Model, text []Seq, ref, budget float64) func(context.Context, int) (bool, error) {
 	return func(ctx context.Context, _ int) (bool, error) {
-		l, err := lmLoss(ctx, policy, text)
-		if err != nil {
-			return false, err
-		}
-		return (l-ref)/ref <= budget, nil
-	}, nil
+		d, err := lmDrift(ctx, policy, text, ref)
+		return d <= budget, err
+	}
 }
 
 func firstN(s []string, n int) []string {

@@ -233,12 +233,12 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		if len(notes) > 0 {
 			stop = "  (" + strings.Join(notes, ", ") + ")"
 		}
-		budget := ""
+		onBudget := ""
 		if r.BudgetDrift != 0 {
-			budget = fmt.Sprintf(" (budget text %+.1f%%)", 100*r.BudgetDrift)
+			onBudget = fmt.Sprintf(" (budget text %+.1f%%)", 100*r.BudgetDrift)
 		}
 		fmt.Fprintf(e.stdout, "round %d: %d ratings (%d 👍 %d 👎, %d pairs)  approval %.1f%% → %.1f%%  KL %.2f nats  LM loss %+.1f%% ± %.1f%s%s\n",
-			r.Round, r.Ratings, r.Up, r.Down, r.Pairs, 100*r.ApprovalBase, 100*r.ApprovalTuned, r.KL, 100*r.LMLossDrift, 100*r.LMLossDriftSE, budget, stop)
+			r.Round, r.Ratings, r.Up, r.Down, r.Pairs, 100*r.ApprovalBase, 100*r.ApprovalTuned, r.KL, 100*r.LMLossDrift, 100*r.LMLossDriftSE, onBudget, stop)
 	}
 	if term {
 		cfg.OnStep = func(phase string, step, total int, m rlhf.Metrics) {
