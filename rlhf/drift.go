@@ -80,37 +80,47 @@ func relDrift(ref, pol []float64, seqs []Seq) (drift, error) {
 	if len(ref) != len(pol) || len(ref) != len(seqs) {
 		return drift{}, fmt.Errorf("drift: %d, %d and %d sequences", len(ref), len(pol), len(seqs))
 	}
-	type sums struct{ r, p float64 }
-	var order []string
-	by := map[string]*sums{}
-	var R, P float64
+	var r, p []float64 // by prompt, in order of first appearance
+	at := map[string]int{}
 	for i, s := range seqs {
 		k := fmt.Sprint(s.Prompt)
-		c := by[k]
-		if c == nil {
-			c = &sums{}
-			by[k] = c
-			order = append(order, k)
+		c, ok := at[k]
+		if !ok {
+			c = len(r)
+			at[k] = c
+			r, p = append(r, 0), append(p, 0)
 		}
-		c.r += ref[i]
-		c.p += pol[i]
-		R += ref[i]
-		P += pol[i]
+		r[c] += ref[i]
+		p[c] += pol[i]
 	}
-	if R <= 0 {
-		return drift{}, errors.New("drift: no text")
+	ratio, se, err := ratioOfSums(p, r)
+	if err != nil {
+		return drift{}, fmt.Errorf("drift: %w", err)
 	}
-	rel := P/R - 1
-	n := float64(len(order))
+	return drift{Rel: ratio - 1, SE: se}, nil
+}
+
+// ratioOfSums is Σnum/Σden over clusters (the sampled units: prompts,
+// each with its replies) with the delta-method standard error of that
+// ratio, 0 with fewer than two clusters.
+func ratioOfSums(num, den []float64) (ratio, se float64, err error) {
+	var N, D float64
+	for i := range num {
+		N += num[i]
+		D += den[i]
+	}
+	if D <= 0 {
+		return 0, 0, errors.New("nothing to divide by")
+	}
+	ratio = N / D
+	n := float64(len(num))
 	if n < 2 {
-		return drift{Rel: rel}, nil
+		return ratio, 0, nil
 	}
 	var ss float64
-	for _, k := range order {
-		c := by[k]
-		d := (c.p - c.r) - rel*c.r
+	for i := range num {
+		d := num[i] - ratio*den[i]
 		ss += d * d
 	}
-	se := math.Sqrt(ss*n/(n-1)) / R
-	return drift{Rel: rel, SE: se}, nil
+	return ratio, math.Sqrt(ss*n/(n-1)) / D, nil
 }

@@ -74,3 +74,35 @@ func TestDocLossMeanIsLMLoss(t *testing.T) {
 		t.Error("mean of a text without tokens: want an error")
 	}
 }
+
+// ratioOfSums is also the lab's approval: approved over rated replies,
+// the held-out prompts the clusters.
+func TestRatioOfSumsApproval(t *testing.T) {
+	tests := []struct {
+		name      string
+		up, rated []float64
+		ratio, se float64
+		wantErr   bool
+	}{
+		{name: "every prompt 3 of 4", up: []float64{3, 3, 3}, rated: []float64{4, 4, 4}, ratio: 0.75},
+		{
+			// 4 of 8: residuals 4 − 2 = 2 and 0 − 2 = −2; SE =
+			// sqrt(8·2/1)/8 = 0.5.
+			name: "one prompt all, one none", up: []float64{4, 0}, rated: []float64{4, 4},
+			ratio: 0.5, se: 0.5,
+		},
+		{name: "one prompt: no spread to measure", up: []float64{1}, rated: []float64{4}, ratio: 0.25},
+		{name: "nothing rated", up: []float64{0, 0}, rated: []float64{0, 0}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, se, err := ratioOfSums(tt.up, tt.rated)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err %v, want error %v", err, tt.wantErr)
+			}
+			if math.Abs(r-tt.ratio) > 1e-12 || math.Abs(se-tt.se) > 1e-12 {
+				t.Errorf("ratio %g ± %g, want %g ± %g", r, se, tt.ratio, tt.se)
+			}
+		})
+	}
+}

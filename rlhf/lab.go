@@ -250,8 +250,11 @@ type LabRound struct {
 	Pairs         int     `json:"pairs"`
 	ApprovalBase  float64 `json:"approval_base"`
 	ApprovalTuned float64 `json:"approval_tuned"`
-	KL            float64 `json:"kl"`
-	LMLossDrift   float64 `json:"lm_loss_drift"`
+	// ApprovalTunedSE is the tuned approval's standard error over the
+	// held-out prompts.
+	ApprovalTunedSE float64 `json:"approval_tuned_se"`
+	KL              float64 `json:"kl"`
+	LMLossDrift     float64 `json:"lm_loss_drift"`
 	// LMLossDriftSE is the drift's standard error over the held-out
 	// prompts: how far another sample of prompts could put it.
 	LMLossDriftSE float64 `json:"lm_loss_drift_se"`
@@ -279,6 +282,8 @@ type LabResult struct {
 	Ratings          int          `json:"ratings"`
 	ApprovalBase     float64      `json:"approval_base"`
 	ApprovalTuned    float64      `json:"approval_tuned"`
+	ApprovalBaseSE   float64      `json:"approval_base_se"`
+	ApprovalTunedSE  float64      `json:"approval_tuned_se"`
 	KL               float64      `json:"kl"`
 	LMLossDrift      float64      `json:"lm_loss_drift"`
 	LMLossDriftSE    float64      `json:"lm_loss_drift_se"`
@@ -387,7 +392,11 @@ type evalSet struct {
 	texts    []string
 	ratings  []int
 	approval float64
-	tokens   float64
+	// approvalSE is approval's standard error over the held-out
+	// prompts (each with its replies): how far another sample of prompts
+	// could put it.
+	approvalSE float64
+	tokens     float64
 }
 
 // RunLab runs the closed loop: sample two replies per training prompt from
@@ -467,7 +476,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	if err != nil {
 		return nil, err
 	}
-	res.ApprovalBase, res.ReplyTokensBase = baseEval.approval, baseEval.tokens
+	res.ApprovalBase, res.ApprovalBaseSE, res.ReplyTokensBase = baseEval.approval, baseEval.approvalSE, baseEval.tokens
 	lmText := baseEval.seqs
 	if extra := cfg.LMSamples - cfg.EvalSamples; extra > 0 {
 		more, err := cfg.Sampler.replies(ctx, base, held, extra, cfg.Seed^0x1e7a5)
@@ -640,7 +649,8 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		if err != nil {
 			return nil, err
 		}
-		lr.ApprovalTuned, lr.KL, lr.ReplyTokens = tuned.approval, kl, tuned.tokens
+		lr.ApprovalTuned, lr.ApprovalTunedSE, lr.KL, lr.ReplyTokens = tuned.approval, tuned.approvalSE, kl, tuned.tokens
+		res.ApprovalTunedSE = tuned.approvalSE
 		lr.LMLossDrift, lr.LMLossDriftSE = d.Rel, d.SE
 		lr.Seconds = time.Since(rs).Seconds()
 		res.Rounds = append(res.Rounds, lr)
@@ -752,23 +762,22 @@ func (a *labAnnotator) evaluate(ctx context.Context, m *train.Model, held []labP
 	if e.ratings, err = a.judge(ctx, pt, comps, tag); err != nil {
 		return nil, err
 	}
-	up, rated := 0, 0
+	up, rated := make([]float64, len(held)), make([]float64, len(held))
 	for i, c := range comps {
 		e.seqs = append(e.seqs, Seq{ps[i], c})
 		e.texts = append(e.texts, a.tok.Decode(c))
 		e.tokens += float64(len(c))
-		if e.ratings[i] != 0 {
-			rated++
-			if e.ratings[i] > 0 {
-				up++
+		if r := e.ratings[i]; r != 0 {
+			rated[e.prompts[i]]++
+			if r > 0 {
+				up[e.prompts[i]]++
 			}
 		}
 	}
 	e.tokens /= float64(len(comps))
-	if rated == 0 {
+	if e.approval, e.approvalSE, err = ratioOfSums(up, rated); err != nil {
 		return nil, errors.New("lab: the annotator skipped every held-out reply: no approval rate")
 	}
-	e.approval = float64(up) / float64(rated)
 	return e, nil
 }
 

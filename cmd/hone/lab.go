@@ -237,8 +237,8 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		if r.BudgetDrift != 0 {
 			onBudget = fmt.Sprintf(" (budget text %+.1f%%)", 100*r.BudgetDrift)
 		}
-		fmt.Fprintf(e.stdout, "round %d: %d ratings (%d 👍 %d 👎, %d pairs)  approval %.1f%% → %.1f%%  KL %.2f nats  LM loss %+.1f%% ± %.1f%s%s\n",
-			r.Round, r.Ratings, r.Up, r.Down, r.Pairs, 100*r.ApprovalBase, 100*r.ApprovalTuned, r.KL, 100*r.LMLossDrift, 100*r.LMLossDriftSE, onBudget, stop)
+		fmt.Fprintf(e.stdout, "round %d: %d ratings (%d 👍 %d 👎, %d pairs)  approval %.1f%% → %.1f%% ± %.1f  KL %.2f nats  LM loss %+.1f%% ± %.1f%s%s\n",
+			r.Round, r.Ratings, r.Up, r.Down, r.Pairs, 100*r.ApprovalBase, 100*r.ApprovalTuned, 100*r.ApprovalTunedSE, r.KL, 100*r.LMLossDrift, 100*r.LMLossDriftSE, onBudget, stop)
 	}
 	if term {
 		cfg.OnStep = func(phase string, step, total int, m rlhf.Metrics) {
@@ -267,8 +267,8 @@ func runLab(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	} else {
-		fmt.Fprintf(e.stdout, "\n%s with %d ratings: approval %.1f%% → %.1f%% on %d held-out replies; KL %.2f nats; LM loss %+.1f%% ± %.1f; %.0fs\n",
-			strings.ToUpper(res.Algo), res.Ratings, 100*res.ApprovalBase, 100*res.ApprovalTuned, res.EvalReplies, res.KL, 100*res.LMLossDrift, 100*res.LMLossDriftSE, res.Seconds)
+		fmt.Fprintf(e.stdout, "\n%s with %d ratings: approval %.1f%% ± %.1f → %.1f%% ± %.1f on %d held-out replies; KL %.2f nats; LM loss %+.1f%% ± %.1f; %.0fs\n",
+			strings.ToUpper(res.Algo), res.Ratings, 100*res.ApprovalBase, 100*res.ApprovalBaseSE, 100*res.ApprovalTuned, 100*res.ApprovalTunedSE, res.EvalReplies, res.KL, 100*res.LMLossDrift, 100*res.LMLossDriftSE, res.Seconds)
 		if rm := res.RewardModel; rm != nil {
 			fmt.Fprintf(e.stdout, "reward model: %s\n", rm)
 		}

@@ -155,11 +155,12 @@ func TestLabCommandJSON(t *testing.T) {
 		KL           *float64 `json:"kl"`
 		Drift        *float64 `json:"lm_loss_drift"`
 		DriftSE      *float64 `json:"lm_loss_drift_se"`
+		ApprovalSE   *float64 `json:"approval_tuned_se"`
 	}
 	if err := json.Unmarshal([]byte(lines[2]), &final); err != nil {
 		t.Fatal(err)
 	}
-	if !final.Final || final.Algo != "dpo" || final.Ratings != 40 || final.ApprovalBase == nil || final.KL == nil || final.Drift == nil || final.DriftSE == nil || *final.DriftSE < 0 {
+	if !final.Final || final.Algo != "dpo" || final.Ratings != 40 || final.ApprovalBase == nil || final.KL == nil || final.Drift == nil || final.DriftSE == nil || *final.DriftSE < 0 || final.ApprovalSE == nil || *final.ApprovalSE < 0 {
 		t.Fatalf("final line %s", lines[2])
 	}
 	if _, err := os.Stat(filepath.Join(home, "charts", "loss.png")); err != nil {
