@@ -31,7 +31,13 @@ type LabConfig struct {
 	Seed        uint64   // everything random derives from it
 	Prompts     []string // nil = BuiltinPrompts()
 	HeldOutFrac float64  // share of prompts held out for evaluation (default 0.2)
-	EvalSamples int      // replies per held-out prompt when evaluating (default 4)
+	// EvalPrompts are more held-out prompts, for the evaluation alone
+	// (never sampled for ratings): the held-out set is the share of
+	// Prompts held out and these. The chat defaults hold out 200 more
+	// than the 240 prompts' 52, so that approval and LM-loss drift are
+	// measured to about ±2 and ±0.25 points rather than ±4.4 and ±0.5.
+	EvalPrompts []string
+	EvalSamples int // replies per held-out prompt when evaluating (default 4)
 	// LMSamples is the number of the base's replies per prompt in the
 	// texts LM loss is measured on: the held-out text (the evaluation's
 	// replies and more) and the budget's validation text (default 8).
@@ -138,11 +144,11 @@ func DefaultLabConfig(algo string) LabConfig {
 // hone's embedded default model.
 func ChatLabConfig(algo string) (LabConfig, error) {
 	c := DefaultLabConfig(algo)
-	ps, err := BuiltinChatPrompts(240)
+	ps, err := BuiltinChatPrompts(240 + 200)
 	if err != nil {
 		return c, fmt.Errorf("lab: built-in chat prompts: %w", err)
 	}
-	c.Prompts = ps
+	c.Prompts, c.EvalPrompts = ps[:240], ps[240:]
 	c.Sampler.MaxTokens = 128
 	c.Budget = 0.045
 	// Measured on the default model with rule annotators (approve-short,
@@ -384,6 +390,48 @@ type labPrompt struct {
 	toks []int
 }
 
+// splitPrompts renders the prompts and splits them into those to rate
+// and those held out: a share of Prompts (heldOut's hash) and then every
+// EvalPrompt, which come after the others so that the held-out replies
+// to the first are drawn as they would be without them.
+func (cfg *LabConfig) splitPrompts(tok TextTokenizer) (train, held []labPrompt, err error) {
+	prompts := cfg.Prompts
+	if len(prompts) == 0 {
+		prompts = BuiltinPrompts()
+	}
+	render := func(p string) labPrompt {
+		lp := labPrompt{text: p}
+		if cfg.Render != nil {
+			lp.toks = cfg.Render(p)
+		} else {
+			if cfg.BOS >= 0 {
+				lp.toks = append(lp.toks, cfg.BOS)
+			}
+			lp.toks = append(lp.toks, tok.Encode(p)...)
+		}
+		return lp
+	}
+	rated := map[string]bool{}
+	for _, p := range prompts {
+		if heldOut(p, cfg.HeldOutFrac) {
+			held = append(held, render(p))
+		} else {
+			rated[p] = true
+			train = append(train, render(p))
+		}
+	}
+	for _, p := range cfg.EvalPrompts {
+		if rated[p] {
+			return nil, nil, fmt.Errorf("lab: evaluation prompt %q is also a prompt to rate: it would not be held out", p)
+		}
+		held = append(held, render(p))
+	}
+	if len(train) == 0 || len(held) == 0 {
+		return nil, nil, fmt.Errorf("lab: %d prompts split into %d training and %d held-out: need both (give more prompts)", len(prompts), len(train), len(held))
+	}
+	return train, held, nil
+}
+
 // evalSet is a policy's replies on the held-out prompts with their
 // judgements.
 type evalSet struct {
@@ -421,29 +469,9 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	if cfg.LMSamples < 1 {
 		cfg.LMSamples = 8
 	}
-	prompts := cfg.Prompts
-	if len(prompts) == 0 {
-		prompts = BuiltinPrompts()
-	}
-	var train, held []labPrompt
-	for _, p := range prompts {
-		lp := labPrompt{text: p}
-		if cfg.Render != nil {
-			lp.toks = cfg.Render(p)
-		} else {
-			if cfg.BOS >= 0 {
-				lp.toks = append(lp.toks, cfg.BOS)
-			}
-			lp.toks = append(lp.toks, tok.Encode(p)...)
-		}
-		if heldOut(p, cfg.HeldOutFrac) {
-			held = append(held, lp)
-		} else {
-			train = append(train, lp)
-		}
-	}
-	if len(train) == 0 || len(held) == 0 {
-		return nil, fmt.Errorf("lab: %d prompts split into %d training and %d held-out: need both (give more prompts)", len(prompts), len(train), len(held))
+	train, held, err := cfg.splitPrompts(tok)
+	if err != nil {
+		return nil, err
 	}
 	// The budget guard's validation text: the base policy's replies to a
 	// fifth of the training prompts, which are then neither rated nor

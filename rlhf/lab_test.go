@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hone-ai/hone/model/defaultmodel"
@@ -180,4 +181,85 @@ func TestLabDataPairsEveryApprovedWithEveryRejected(t *testing.T) {
 			}
 		})
 	}
+}
+
+// byteTok encodes text as its bytes.
+type byteTok struct{}
+
+func (byteTok) Encode(text string) []int {
+	out := make([]int, len(text))
+	for i := range len(text) {
+		out[i] = int(text[i])
+	}
+	return out
+}
+
+func (byteTok) Decode(ids []int) string {
+	b := make([]byte, len(ids))
+	for i, id := range ids {
+		b[i] = byte(id)
+	}
+	return string(b)
+}
+
+// The lab holds out a share of its prompts by hash and then every
+// evaluation prompt, after them; an evaluation prompt that is also rated
+// is an error.
+func TestLabSplitPrompts(t *testing.T) {
+	chat, err := ChatLabConfig("kto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chat.Prompts) != 240 || len(chat.EvalPrompts) != 200 {
+		t.Fatalf("chat defaults: %d prompts, %d evaluation prompts; want 240 and 200", len(chat.Prompts), len(chat.EvalPrompts))
+	}
+	var hashHeld []string
+	for _, p := range chat.Prompts {
+		if heldOut(p, chat.HeldOutFrac) {
+			hashHeld = append(hashHeld, p)
+		}
+	}
+	tests := []struct {
+		name      string
+		prompts   []string
+		eval      []string
+		wantHeld  []string
+		wantTrain int
+		wantErr   string
+	}{
+		{"no evaluation prompts", chat.Prompts, nil, hashHeld, 240 - len(hashHeld), ""},
+		{"the chat defaults", chat.Prompts, chat.EvalPrompts, append(slices.Clone(hashHeld), chat.EvalPrompts...), 240 - len(hashHeld), ""},
+		{"an evaluation prompt also rated", chat.Prompts, []string{chat.EvalPrompts[0], chat.Prompts[slices.IndexFunc(chat.Prompts, func(p string) bool { return !heldOut(p, 0.2) })]}, nil, 0, "also a prompt to rate"},
+		{"nothing left to rate", hashHeld, nil, nil, 0, "need both"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultLabConfig("kto")
+			cfg.Prompts, cfg.EvalPrompts, cfg.BOS = tt.prompts, tt.eval, -1
+			train, held, err := cfg.splitPrompts(byteTok{})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(train) != tt.wantTrain || !slices.Equal(texts(held), tt.wantHeld) {
+				t.Fatalf("%d to rate, %d held out; want %d and %d in order", len(train), len(held), tt.wantTrain, len(tt.wantHeld))
+			}
+			if got := (byteTok{}).Decode(held[len(held)-1].toks); got != tt.wantHeld[len(tt.wantHeld)-1] {
+				t.Errorf("last held-out prompt renders as %q", got)
+			}
+		})
+	}
+}
+
+func texts(ps []labPrompt) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.text
+	}
+	return out
 }

@@ -25,6 +25,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	tokPath := fs.String("tokenizer", "", "tokenizer.bin for llama2.c checkpoints")
 	annotator := fs.String("annotator", "", "annotator command (JSON lines, see design.md)")
 	promptsFile := fs.String("prompts", "", "prompts, one per line (default: a built-in set)")
+	evalPromptsFile := fs.String("eval-prompts", "", "more held-out prompts for the evaluation alone, one per line (default: with the built-in chat prompts, 200 more of their kind; none with --prompts)")
 	algo := fs.String("algo", "kto", "kto, dpo or rloo")
 	ratings := fs.Int("ratings", 500, "annotations spent on training data")
 	rounds := fs.Int("rounds", 1, "collect/train/evaluate rounds")
@@ -51,7 +52,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	rlooReward := fs.String("rloo-reward", "", "RLOO: reward a reply by the reward model's probability of approval (prob) or its raw score (score, as TRL) (default: prob on chat models, score otherwise)")
 	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--shrink-to F] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--rloo-k K] [--rloo-prompts N] [--rloo-reward prob|score] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
+		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--eval-prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--shrink-to F] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--rloo-k K] [--rloo-prompts N] [--rloo-reward prob|score] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -126,13 +127,20 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if *temperature <= 0 {
 		return usageError("lab: --temperature %g: the lab samples two different replies per prompt; give a positive temperature", *temperature)
 	}
-	var prompts []string
+	var prompts, evalPrompts []string
 	if *promptsFile != "" {
-		ps, err := readPrompts(*promptsFile)
+		ps, err := readPrompts("prompts", *promptsFile, 2)
 		if err != nil {
 			return err
 		}
 		prompts = ps
+	}
+	if *evalPromptsFile != "" {
+		ps, err := readPrompts("eval-prompts", *evalPromptsFile, 1)
+		if err != nil {
+			return err
+		}
+		evalPrompts = ps
 	}
 	ld, err := rlhf.LoadModel(*modelPath, *tokPath)
 	if err != nil {
@@ -152,7 +160,12 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	}
 	cfg.BOS = ld.BOS()
 	if prompts != nil {
-		cfg.Prompts = prompts
+		// The built-in evaluation prompts are held out from the built-in
+		// prompts, not from the file's.
+		cfg.Prompts, cfg.EvalPrompts = prompts, nil
+	}
+	if evalPrompts != nil {
+		cfg.EvalPrompts = evalPrompts
 	}
 	cfg.Ratings, cfg.Rounds, cfg.Seed = *ratings, *rounds, *seed
 	if *maxTokens > 0 {
@@ -283,11 +296,12 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// readPrompts reads one prompt per non-empty line.
-func readPrompts(path string) ([]string, error) {
+// readPrompts reads one prompt per non-empty line of the file given to
+// --name; at least min.
+func readPrompts(name, path string, least int) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("lab: --prompts: %w", err)
+		return nil, fmt.Errorf("lab: --%s: %w", name, err)
 	}
 	defer f.Close()
 	var out []string
@@ -299,10 +313,10 @@ func readPrompts(path string) ([]string, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("lab: --prompts %s: %w", path, err)
+		return nil, fmt.Errorf("lab: --%s %s: %w", name, path, err)
 	}
-	if len(out) < 2 {
-		return nil, fmt.Errorf("lab: --prompts %s: %d prompts, need at least 2", path, len(out))
+	if len(out) < least {
+		return nil, fmt.Errorf("lab: --%s %s: %d prompts, need at least %d", name, path, len(out), least)
 	}
 	return out, nil
 }

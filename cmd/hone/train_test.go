@@ -170,6 +170,9 @@ func TestLabCommandJSON(t *testing.T) {
 	if _, stderr, code := honeAt(t, home, "lab", "-m", m, "--tokenizer", tok, "--annotator", ann+" she", "--shrink-to", "0.03"); code != exitUsage || !strings.Contains(stderr, "shrink-to") {
 		t.Errorf("--shrink-to without a budget: exit %d, %q; want a usage error naming the flag", code, stderr)
 	}
+	if _, stderr, code := honeAt(t, home, "lab", "-m", m, "--tokenizer", tok, "--annotator", ann+" she", "--eval-prompts", filepath.Join(home, "missing.txt")); code == 0 || !strings.Contains(stderr, "--eval-prompts") {
+		t.Errorf("--eval-prompts of a missing file: exit %d, %q; want an error naming the flag", code, stderr)
+	}
 	if _, _, code := honeAt(t, home, "lab", "-m", m); code != exitUsage {
 		t.Errorf("no annotator: exit %d", code)
 	}
