@@ -70,7 +70,9 @@
 //
 // The lab: RunLab(ctx, base, tokenizer, rater, LabConfig) → *LabResult
 // (DefaultLabConfig(algo), BuiltinPrompts(); ChatLabConfig(algo),
-// BuiltinChatPrompts(n) for chat models).
+// BuiltinChatPrompts(n) for chat models: 240 prompts, a fifth of them
+// held out, and 200 more held out for the evaluation alone, EvalPrompts).
+// Its figures carry their standard errors over the held-out prompts.
 //
 // Models: LoadModel(path, tokenizer) → *Loaded{Engine, Train} reads any
 // model the engine loads into a frozen float32 training model;
