@@ -9,12 +9,18 @@ import "github.com/hone-ai/hone/model/defaultmodel/corpus"
 // never trained on, plus greetings, questions about hone, questions it
 // cannot know and small instructions. The same n gives the same prompts.
 func BuiltinChatPrompts(n int) ([]string, error) {
+	ps, _, err := builtinChatPrompts(n)
+	return ps, err
+}
+
+// builtinChatPrompts is BuiltinChatPrompts with each prompt's kind
+// (greeting, define, add, instruct, hone or unknown).
+func builtinChatPrompts(n int) (out, kinds []string, err error) {
 	g, err := corpus.New(corpus.Options{Seed: 0x1ab, N: 64, Split: "eval"})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	seen := map[string]bool{}
-	var out []string
 	// The generator repeats small fixed sets (greetings, hone questions);
 	// stop when a whole batch adds nothing new.
 	for stale := 0; len(out) < n && stale < 50; {
@@ -24,6 +30,7 @@ func BuiltinChatPrompts(n int) ([]string, error) {
 			if !seen[q] && len(out) < n {
 				seen[q] = true
 				out = append(out, q)
+				kinds = append(kinds, ex.Kind)
 				added = true
 			}
 		}
@@ -33,5 +40,5 @@ func BuiltinChatPrompts(n int) ([]string, error) {
 			stale++
 		}
 	}
-	return out, nil
+	return out, kinds, nil
 }

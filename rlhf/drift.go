@@ -75,10 +75,11 @@ type drift struct {
 // relDrift is Σpolicy/Σref − 1 over per-sequence NLLs (the change of the
 // mean per-token loss, since both sum the same tokens), with the
 // delta-method standard error of that ratio of sums, the sequences
-// grouped into clusters by prompt.
-func relDrift(ref, pol []float64, seqs []Seq) (drift, error) {
-	if len(ref) != len(pol) || len(ref) != len(seqs) {
-		return drift{}, fmt.Errorf("drift: %d, %d and %d sequences", len(ref), len(pol), len(seqs))
+// grouped into clusters by prompt. With weights (one per sequence, the
+// same for a prompt's; nil: all 1) each prompt's sums count that much.
+func relDrift(ref, pol []float64, seqs []Seq, weights []float64) (drift, error) {
+	if len(ref) != len(pol) || len(ref) != len(seqs) || (weights != nil && len(weights) != len(seqs)) {
+		return drift{}, fmt.Errorf("drift: %d, %d and %d sequences, %d weights", len(ref), len(pol), len(seqs), len(weights))
 	}
 	var r, p []float64 // by prompt, in order of first appearance
 	at := map[string]int{}
@@ -90,8 +91,12 @@ func relDrift(ref, pol []float64, seqs []Seq) (drift, error) {
 			at[k] = c
 			r, p = append(r, 0), append(p, 0)
 		}
-		r[c] += ref[i]
-		p[c] += pol[i]
+		w := 1.0
+		if weights != nil {
+			w = weights[i]
+		}
+		r[c] += w * ref[i]
+		p[c] += w * pol[i]
 	}
 	ratio, se, err := ratioOfSums(p, r)
 	if err != nil {

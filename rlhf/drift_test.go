@@ -11,6 +11,7 @@ func TestRelDrift(t *testing.T) {
 		name     string
 		ref, pol []float64
 		seqs     []Seq
+		weights  []float64
 		rel, se  float64
 		wantErr  bool
 	}{
@@ -43,12 +44,22 @@ func TestRelDrift(t *testing.T) {
 			seqs: []Seq{p(1), p(1)},
 			rel:  0.15, se: 0,
 		},
+		{
+			// Prompt 1 counts twice: sums ref 20 and 20, pol 28 and 20,
+			// 48/40 − 1 = 0.2; residuals 28 − 1.2·20 = 4 and −4, SE =
+			// sqrt(32·2/1)/40.
+			name: "weighted prompts",
+			ref:  []float64{10, 20}, pol: []float64{14, 20},
+			seqs: []Seq{p(1), p(2)}, weights: []float64{2, 1},
+			rel: 0.2, se: math.Sqrt(64) / 40,
+		},
 		{name: "lengths differ", ref: []float64{1}, pol: []float64{1, 2}, seqs: []Seq{p(1)}, wantErr: true},
+		{name: "weights' length differs", ref: []float64{1}, pol: []float64{1}, seqs: []Seq{p(1)}, weights: []float64{1, 1}, wantErr: true},
 		{name: "no text", ref: []float64{0}, pol: []float64{0}, seqs: []Seq{p(1)}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := relDrift(tt.ref, tt.pol, tt.seqs)
+			d, err := relDrift(tt.ref, tt.pol, tt.seqs, tt.weights)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("relDrift = %+v, want an error", d)

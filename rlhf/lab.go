@@ -37,6 +37,14 @@ type LabConfig struct {
 	// than the 240 prompts' 52, so that approval and LM-loss drift are
 	// measured to about ±2 and ±0.25 points rather than ±4.4 and ±0.5.
 	EvalPrompts []string
+	// Kinds, when set, is each prompt's kind (the built-in chat
+	// prompts': greeting, define, add, instruct, hone, unknown), every
+	// held-out prompt's included. Held-out approval and LM-loss drift are
+	// then post-stratified: each kind counts as its share of Prompts,
+	// however many held-out prompts it has (the evaluation prompts are
+	// mostly sums: the generator's greetings and questions about hone
+	// run out within the first 240).
+	Kinds       map[string]string
 	EvalSamples int // replies per held-out prompt when evaluating (default 4)
 	// LMSamples is the number of the base's replies per prompt in the
 	// texts LM loss is measured on: the held-out text (the evaluation's
@@ -144,11 +152,15 @@ func DefaultLabConfig(algo string) LabConfig {
 // hone's embedded default model.
 func ChatLabConfig(algo string) (LabConfig, error) {
 	c := DefaultLabConfig(algo)
-	ps, err := BuiltinChatPrompts(240 + 200)
+	ps, kinds, err := builtinChatPrompts(240 + 200)
 	if err != nil {
 		return c, fmt.Errorf("lab: built-in chat prompts: %w", err)
 	}
 	c.Prompts, c.EvalPrompts = ps[:240], ps[240:]
+	c.Kinds = make(map[string]string, len(ps))
+	for i, p := range ps {
+		c.Kinds[p] = kinds[i]
+	}
 	c.Sampler.MaxTokens = 128
 	c.Budget = 0.045
 	// Measured on the default model with rule annotators (approve-short,
@@ -390,6 +402,33 @@ type labPrompt struct {
 	toks []int
 }
 
+// kindWeights is each held-out prompt's weight when Kinds is set (nil
+// otherwise): its kind's share of Prompts over the number of held-out
+// prompts of that kind, so that every kind counts as its share.
+func (cfg *LabConfig) kindWeights(held []labPrompt) ([]float64, error) {
+	if cfg.Kinds == nil {
+		return nil, nil
+	}
+	share := map[string]float64{}
+	for _, p := range cfg.Prompts {
+		share[cfg.Kinds[p]] += 1 / float64(len(cfg.Prompts))
+	}
+	n := map[string]float64{}
+	for _, p := range held {
+		k, ok := cfg.Kinds[p.text]
+		if !ok || share[k] == 0 {
+			return nil, fmt.Errorf("lab: held-out prompt %q: its kind %q is not among the prompts' kinds", p.text, k)
+		}
+		n[k]++
+	}
+	w := make([]float64, len(held))
+	for i, p := range held {
+		k := cfg.Kinds[p.text]
+		w[i] = share[k] / n[k]
+	}
+	return w, nil
+}
+
 // splitPrompts renders the prompts and splits them into those to rate
 // and those held out: a share of Prompts (heldOut's hash) and then every
 // EvalPrompt, which come after the others so that the held-out replies
@@ -473,6 +512,10 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	if err != nil {
 		return nil, err
 	}
+	heldW, err := cfg.kindWeights(held)
+	if err != nil {
+		return nil, err
+	}
 	// The budget guard's validation text: the base policy's replies to a
 	// fifth of the training prompts, which are then neither rated nor
 	// trained on (nor part of the held-out evaluation) — an unbiased
@@ -500,7 +543,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 
 	// The base policy's held-out replies: approval, the reward model's
 	// held-out judgements and the held-out text for LM loss.
-	baseEval, err := ann.evaluate(ctx, base, held, cfg, "eval-base")
+	baseEval, err := ann.evaluate(ctx, base, held, heldW, cfg, "eval-base")
 	if err != nil {
 		return nil, err
 	}
@@ -512,6 +555,17 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 			return nil, err
 		}
 		lmText = append(lmText, more...)
+	}
+	var lmW []float64 // lmText's weights: its prompt's
+	if heldW != nil {
+		for _, i := range baseEval.prompts {
+			lmW = append(lmW, heldW[i])
+		}
+		for i := range held { // the more replies, prompt by prompt
+			for range (len(lmText) - len(baseEval.seqs)) / len(held) {
+				lmW = append(lmW, heldW[i])
+			}
+		}
 	}
 	lmBase, err := docNLL(ctx, base, lmText)
 	if err != nil {
@@ -657,7 +711,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		if err != nil {
 			return nil, fmt.Errorf("lab: round %d: budget text: %w", round, err)
 		}
-		tuned, err := ann.evaluate(ctx, policy, held, cfg, fmt.Sprintf("eval-r%d", round))
+		tuned, err := ann.evaluate(ctx, policy, held, heldW, cfg, fmt.Sprintf("eval-r%d", round))
 		if err != nil {
 			return nil, err
 		}
@@ -673,7 +727,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		if err != nil {
 			return nil, err
 		}
-		d, err := relDrift(lmBase.nll, lmTuned.nll, lmText)
+		d, err := relDrift(lmBase.nll, lmTuned.nll, lmText, lmW)
 		if err != nil {
 			return nil, err
 		}
@@ -771,8 +825,9 @@ func (a *labAnnotator) judge(ctx context.Context, prompts []labPrompt, comps [][
 
 // evaluate samples EvalSamples replies per held-out prompt from m with a
 // seed fixed per lab (so base and tuned see the same randomness) and has
-// them judged.
-func (a *labAnnotator) evaluate(ctx context.Context, m *train.Model, held []labPrompt, cfg LabConfig, tag string) (*evalSet, error) {
+// them judged; approval weighs each prompt's replies by weights (nil:
+// 1).
+func (a *labAnnotator) evaluate(ctx context.Context, m *train.Model, held []labPrompt, weights []float64, cfg LabConfig, tag string) (*evalSet, error) {
 	var ps [][]int
 	var pt []labPrompt
 	e := &evalSet{}
@@ -803,6 +858,12 @@ func (a *labAnnotator) evaluate(ctx context.Context, m *train.Model, held []labP
 		}
 	}
 	e.tokens /= float64(len(comps))
+	if weights != nil {
+		for i, w := range weights {
+			up[i] *= w
+			rated[i] *= w
+		}
+	}
 	if e.approval, e.approvalSE, err = ratioOfSums(up, rated); err != nil {
 		return nil, errors.New("lab: the annotator skipped every held-out reply: no approval rate")
 	}

@@ -2,6 +2,7 @@ package rlhf
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -262,4 +263,48 @@ func texts(ps []labPrompt) []string {
 		out[i] = p.text
 	}
 	return out
+}
+
+// kindWeights makes every kind count as its share of the prompts,
+// however many held-out prompts it has.
+func TestKindWeights(t *testing.T) {
+	kinds := map[string]string{"a": "x", "b": "x", "c": "y", "d": "y", "e": "y", "f": "y", "g": "y", "h": "z"}
+	held := func(ps ...string) []labPrompt {
+		out := make([]labPrompt, len(ps))
+		for i, p := range ps {
+			out[i] = labPrompt{text: p}
+		}
+		return out
+	}
+	tests := []struct {
+		name    string
+		kinds   map[string]string
+		held    []labPrompt
+		want    []float64
+		wantErr bool
+	}{
+		{"no kinds: plain means", nil, held("a", "e"), nil, false},
+		// x and y are half the prompts each; y has three held-out
+		// prompts to x's one.
+		{"each kind its share", kinds, held("a", "e", "f", "g"), []float64{0.5, 1.0 / 6, 1.0 / 6, 1.0 / 6}, false},
+		{"a held-out prompt without a kind", kinds, held("a", "q"), nil, true},
+		{"a kind not among the prompts'", kinds, held("a", "h"), nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := LabConfig{Prompts: []string{"a", "b", "c", "d"}, Kinds: tt.kinds}
+			w, err := cfg.kindWeights(tt.held)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err %v, want error %v", err, tt.wantErr)
+			}
+			if len(w) != len(tt.want) {
+				t.Fatalf("weights %v, want %v", w, tt.want)
+			}
+			for i := range w {
+				if math.Abs(w[i]-tt.want[i]) > 1e-12 {
+					t.Errorf("weights %v, want %v", w, tt.want)
+				}
+			}
+		})
+	}
 }

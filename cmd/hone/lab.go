@@ -167,6 +167,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if evalPrompts != nil {
 		cfg.EvalPrompts = evalPrompts
 	}
+	if prompts != nil || evalPrompts != nil {
+		cfg.Kinds = nil // the files' prompts have no kinds: plain means
+	}
 	cfg.Ratings, cfg.Rounds, cfg.Seed = *ratings, *rounds, *seed
 	if *maxTokens > 0 {
 		cfg.Sampler.MaxTokens = *maxTokens
