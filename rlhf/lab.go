@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -34,8 +35,9 @@ type LabConfig struct {
 	// EvalPrompts are more held-out prompts, for the evaluation alone
 	// (never sampled for ratings): the held-out set is the share of
 	// Prompts held out and these. The chat defaults hold out 200 more
-	// than the 240 prompts' 52, so that approval and LM-loss drift are
-	// measured to about ±2 and ±0.25 points rather than ±4.4 and ±0.5.
+	// than the 240 prompts' 52: on the default model approval and
+	// LM-loss drift are then measured to about ±2–3.5 and ±0.25–0.5
+	// points, rather than ±2–6 and ±0.5–0.75.
 	EvalPrompts []string
 	// Kinds, when set, is each prompt's kind (the built-in chat
 	// prompts': greeting, define, add, instruct, hone, unknown), every
@@ -549,22 +551,23 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	}
 	res.ApprovalBase, res.ApprovalBaseSE, res.ReplyTokensBase = baseEval.approval, baseEval.approvalSE, baseEval.tokens
 	lmText := baseEval.seqs
+	lmPrompt := slices.Clone(baseEval.prompts) // each text's held-out prompt
 	if extra := cfg.LMSamples - cfg.EvalSamples; extra > 0 {
 		more, err := cfg.Sampler.replies(ctx, base, held, extra, cfg.Seed^0x1e7a5)
 		if err != nil {
 			return nil, err
 		}
 		lmText = append(lmText, more...)
-	}
-	var lmW []float64 // lmText's weights: its prompt's
-	if heldW != nil {
-		for _, i := range baseEval.prompts {
-			lmW = append(lmW, heldW[i])
-		}
-		for i := range held { // the more replies, prompt by prompt
-			for range (len(lmText) - len(baseEval.seqs)) / len(held) {
-				lmW = append(lmW, heldW[i])
+		for i := range held { // replies gives n a prompt, in order
+			for range extra {
+				lmPrompt = append(lmPrompt, i)
 			}
+		}
+	}
+	var lmW []float64 // each text's weight: its prompt's
+	if heldW != nil {
+		for _, i := range lmPrompt {
+			lmW = append(lmW, heldW[i])
 		}
 	}
 	lmBase, err := docNLL(ctx, base, lmText)
