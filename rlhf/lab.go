@@ -36,8 +36,8 @@ type LabConfig struct {
 	// (never sampled for ratings): the held-out set is the share of
 	// Prompts held out and these. The chat defaults hold out 200 more
 	// than the 240 prompts' 52: on the default model approval and
-	// LM-loss drift are then measured to about ±2–3.5 and ±0.25–0.5
-	// points, rather than ±2–6 and ±0.5–0.75.
+	// LM-loss drift are then measured to ±1.4–3.6 and ±0.2–0.6 points
+	// (standard errors), rather than ±2–6 and ±0.4–0.75.
 	EvalPrompts []string
 	// Kinds, when set, is each prompt's kind (the built-in chat
 	// prompts': greeting, define, add, instruct, hone, unknown), every
@@ -166,7 +166,8 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 	c.Sampler.MaxTokens = 128
 	c.Budget = 0.045
 	// Measured on the default model with rule annotators (approve-short,
-	// approve-period, approve-sum; 500 ratings): the stories260K step
+	// approve-period, approve-sum; 500 ratings), on the 52 held-out
+	// prompts the lab had before EvalPrompts (the README has today's): the stories260K step
 	// sizes barely move it (DPO: +6 points at 500 ratings), larger ones
 	// move it until the budget stops them.
 	//
