@@ -25,7 +25,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	tokPath := fs.String("tokenizer", "", "tokenizer.bin for llama2.c checkpoints")
 	annotator := fs.String("annotator", "", "annotator command (JSON lines, see design.md)")
 	promptsFile := fs.String("prompts", "", "prompts, one per line (default: a built-in set)")
-	evalPromptsFile := fs.String("eval-prompts", "", "more held-out prompts for the evaluation alone, one per line (default: with the built-in chat prompts, 200 more of their kind; none with --prompts)")
+	evalPromptsFile := fs.String("eval-prompts", "", "more held-out prompts for the evaluation alone, one per line (default: with the built-in chat prompts, 200 more from their generator, weighted by kind; none with --prompts)")
 	algo := fs.String("algo", "kto", "kto, dpo or rloo")
 	ratings := fs.Int("ratings", 500, "annotations spent on training data")
 	rounds := fs.Int("rounds", 1, "collect/train/evaluate rounds")
@@ -300,7 +300,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 }
 
 // readPrompts reads one prompt per non-empty line of the file given to
-// --name; at least min.
+// --name, and wants at least least of them.
 func readPrompts(name, path string, least int) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
