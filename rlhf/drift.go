@@ -75,25 +75,24 @@ type drift struct {
 // relDrift is Σpolicy/Σref − 1 over per-sequence NLLs (the change of the
 // mean per-token loss, since both sum the same tokens), with the
 // delta-method standard error of that ratio of sums, the sequences
-// grouped into clusters by prompt. With weights (one per sequence, the
-// same for a prompt's; nil: all 1) each prompt's sums count that much.
-func relDrift(ref, pol []float64, seqs []Seq, weights []float64) (drift, error) {
-	if len(ref) != len(pol) || len(ref) != len(seqs) || (weights != nil && len(weights) != len(seqs)) {
-		return drift{}, fmt.Errorf("drift: %d, %d and %d sequences, %d weights", len(ref), len(pol), len(seqs), len(weights))
+// grouped into clusters by prompt: prompt[i] is sequence i's (0, 1, …).
+// With weights (one per prompt; nil: all 1) each prompt's sums count that
+// much.
+func relDrift(ref, pol []float64, prompt []int, weights []float64) (drift, error) {
+	if len(ref) != len(pol) || len(ref) != len(prompt) {
+		return drift{}, fmt.Errorf("drift: %d, %d and %d sequences", len(ref), len(pol), len(prompt))
 	}
-	var r, p []float64 // by prompt, in order of first appearance
-	at := map[string]int{}
-	for i, s := range seqs {
-		k := fmt.Sprint(s.Prompt)
-		c, ok := at[k]
-		if !ok {
-			c = len(r)
-			at[k] = c
+	var r, p []float64 // by prompt
+	for i, c := range prompt {
+		if c < 0 || (weights != nil && c >= len(weights)) {
+			return drift{}, fmt.Errorf("drift: sequence %d: prompt %d has no weight (%d weights)", i, c, len(weights))
+		}
+		for len(r) <= c {
 			r, p = append(r, 0), append(p, 0)
 		}
 		w := 1.0
 		if weights != nil {
-			w = weights[i]
+			w = weights[c]
 		}
 		r[c] += w * ref[i]
 		p[c] += w * pol[i]

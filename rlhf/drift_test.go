@@ -6,11 +6,10 @@ import (
 )
 
 func TestRelDrift(t *testing.T) {
-	p := func(id int) Seq { return Seq{Prompt: []int{1, id}, Completion: []int{7, 8}} }
 	tests := []struct {
 		name     string
 		ref, pol []float64
-		seqs     []Seq
+		prompt   []int // each sequence's
 		weights  []float64
 		rel, se  float64
 		wantErr  bool
@@ -18,8 +17,8 @@ func TestRelDrift(t *testing.T) {
 		{
 			name: "every prompt up 10%: no spread",
 			ref:  []float64{10, 20, 30}, pol: []float64{11, 22, 33},
-			seqs: []Seq{p(1), p(2), p(3)},
-			rel:  0.1, se: 0,
+			prompt: []int{0, 1, 2},
+			rel:    0.1, se: 0,
 		},
 		{
 			// Prompt 1 up 4 of 10, prompt 2 unchanged: 4/30 overall.
@@ -27,22 +26,22 @@ func TestRelDrift(t *testing.T) {
 			// 0 − 8/3 = −8/3; SE = sqrt(2·(64/9)·2/1)/30.
 			name: "two prompts apart",
 			ref:  []float64{10, 20}, pol: []float64{14, 20},
-			seqs: []Seq{p(1), p(2)},
-			rel:  4.0 / 30, se: math.Sqrt(2*64.0/9*2) / 30,
+			prompt: []int{0, 1},
+			rel:    4.0 / 30, se: math.Sqrt(2*64.0/9*2) / 30,
 		},
 		{
 			// The replies to one prompt are one cluster: prompt 1's two
 			// replies sum to ref 10, pol 14, as above.
 			name: "replies grouped by prompt",
 			ref:  []float64{4, 6, 20}, pol: []float64{6, 8, 20},
-			seqs: []Seq{p(1), p(1), p(2)},
-			rel:  4.0 / 30, se: math.Sqrt(2*64.0/9*2) / 30,
+			prompt: []int{0, 0, 1},
+			rel:    4.0 / 30, se: math.Sqrt(2*64.0/9*2) / 30,
 		},
 		{
 			name: "one prompt: no standard error",
 			ref:  []float64{10, 10}, pol: []float64{11, 12},
-			seqs: []Seq{p(1), p(1)},
-			rel:  0.15, se: 0,
+			prompt: []int{0, 0},
+			rel:    0.15, se: 0,
 		},
 		{
 			// Prompt 1 counts twice: sums ref 20 and 20, pol 28 and 20,
@@ -50,16 +49,16 @@ func TestRelDrift(t *testing.T) {
 			// sqrt(32·2/1)/40.
 			name: "weighted prompts",
 			ref:  []float64{10, 20}, pol: []float64{14, 20},
-			seqs: []Seq{p(1), p(2)}, weights: []float64{2, 1},
+			prompt: []int{0, 1}, weights: []float64{2, 1},
 			rel: 0.2, se: math.Sqrt(64) / 40,
 		},
-		{name: "lengths differ", ref: []float64{1}, pol: []float64{1, 2}, seqs: []Seq{p(1)}, wantErr: true},
-		{name: "weights' length differs", ref: []float64{1}, pol: []float64{1}, seqs: []Seq{p(1)}, weights: []float64{1, 1}, wantErr: true},
-		{name: "no text", ref: []float64{0}, pol: []float64{0}, seqs: []Seq{p(1)}, wantErr: true},
+		{name: "lengths differ", ref: []float64{1}, pol: []float64{1, 2}, prompt: []int{0}, wantErr: true},
+		{name: "a prompt without a weight", ref: []float64{1, 1}, pol: []float64{1, 1}, prompt: []int{0, 1}, weights: []float64{1}, wantErr: true},
+		{name: "no text", ref: []float64{0}, pol: []float64{0}, prompt: []int{0}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := relDrift(tt.ref, tt.pol, tt.seqs, tt.weights)
+			d, err := relDrift(tt.ref, tt.pol, tt.prompt, tt.weights)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("relDrift = %+v, want an error", d)

@@ -565,12 +565,6 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 			}
 		}
 	}
-	var lmW []float64 // each text's weight: its prompt's
-	if heldW != nil {
-		for _, i := range lmPrompt {
-			lmW = append(lmW, heldW[i])
-		}
-	}
 	lmBase, err := docNLL(ctx, base, lmText)
 	if err != nil {
 		return nil, err
@@ -731,7 +725,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		if err != nil {
 			return nil, err
 		}
-		d, err := relDrift(lmBase.nll, lmTuned.nll, lmText, lmW)
+		d, err := relDrift(lmBase.nll, lmTuned.nll, lmPrompt, heldW)
 		if err != nil {
 			return nil, err
 		}
