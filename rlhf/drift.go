@@ -18,15 +18,45 @@ type docLoss struct {
 
 // mean is the per-token loss over the whole text, lmLoss's figure.
 func (d docLoss) mean() (float64, error) {
+	return d.weightedMean(nil)
+}
+
+// weightedMean is the per-token loss with sequence i's NLL and tokens
+// counted weights[i] times (nil: once each).
+func (d docLoss) weightedMean(weights []float64) (float64, error) {
+	if weights != nil && len(weights) != len(d.nll) {
+		return 0, fmt.Errorf("lm loss: %d weights for %d sequences", len(weights), len(d.nll))
+	}
 	var nll, n float64
 	for i := range d.nll {
-		nll += d.nll[i]
-		n += d.tokens[i]
+		w := 1.0
+		if weights != nil {
+			w = weights[i]
+		}
+		nll += w * d.nll[i]
+		n += w * d.tokens[i]
 	}
 	if n == 0 {
 		return 0, errors.New("lm loss: no text")
 	}
 	return nll / n, nil
+}
+
+// lmText is a text the LM loss is measured on: sequences (prompt and
+// reply as one document), sequence i counting weights[i] times (nil:
+// once each), as the lab post-stratifies its budget's validation text.
+type lmText struct {
+	seqs    []Seq
+	weights []float64
+}
+
+// loss is m's language-model loss on t: lmLoss, weighted.
+func (t lmText) loss(ctx context.Context, m *train.Model) (float64, error) {
+	d, err := docNLL(ctx, m, t.seqs)
+	if err != nil {
+		return 0, err
+	}
+	return d.weightedMean(t.weights)
 }
 
 // docNLL measures docLoss of seqs under m.
@@ -55,9 +85,9 @@ func docNLL(ctx context.Context, m *train.Model, seqs []Seq) (docLoss, error) {
 }
 
 // lmDrift is the relative change of m's language-model loss on text
-// (lmLoss) over ref, a reference's loss on the same text.
-func lmDrift(ctx context.Context, m *train.Model, text []Seq, ref float64) (float64, error) {
-	l, err := lmLoss(ctx, m, text)
+// (lmText.loss) over ref, a reference's loss on the same text.
+func lmDrift(ctx context.Context, m *train.Model, text lmText, ref float64) (float64, error) {
+	l, err := text.loss(ctx, m)
 	if err != nil {
 		return 0, err
 	}

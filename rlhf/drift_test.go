@@ -116,3 +116,32 @@ func TestRatioOfSumsApproval(t *testing.T) {
 		})
 	}
 }
+
+func TestDocLossWeightedMean(t *testing.T) {
+	d := docLoss{nll: []float64{2, 9}, tokens: []float64{1, 3}}
+	tests := []struct {
+		name    string
+		weights []float64
+		want    float64
+		wantErr bool
+	}{
+		{"nil: every sequence once", nil, 11.0 / 4, false},
+		{"first alone", []float64{1, 0}, 2, false},
+		{"second alone", []float64{0, 1}, 3, false},
+		{"first twice", []float64{2, 1}, 13.0 / 5, false},
+		{"scale does not matter", []float64{0.5, 0.25}, 13.0 / 5, false},
+		{"one weight for two sequences", []float64{1}, 0, true},
+		{"nothing weighed", []float64{0, 0}, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := d.weightedMean(tt.weights)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err %v, want error %v", err, tt.wantErr)
+			}
+			if math.Abs(got-tt.want) > 1e-12 {
+				t.Errorf("weighted mean %g, want %g", got, tt.want)
+			}
+		})
+	}
+}

@@ -667,7 +667,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		if err != nil {
 			return fail(fmt.Errorf("train: budget: %w", err))
 		}
-		o.Guard = lmBudget(policy, guardText, guardBase, budget)
+		o.Guard = lmBudget(policy, lmText{seqs: guardText}, guardBase, budget)
 	}
 	o.CheckpointEvery = jc.CheckpointEvery
 	ckPath := filepath.Join(dir, "checkpoint.gob")

@@ -287,6 +287,9 @@ func TestKindWeights(t *testing.T) {
 		// x and y are half the prompts each; y has three held-out
 		// prompts to x's one.
 		{"each kind its share", kinds, held("a", "e", "f", "g"), []float64{0.5, 1.0 / 6, 1.0 / 6, 1.0 / 6}, false},
+		// The budget's validation prompts may miss a kind (x here): the
+		// kinds there count as their shares.
+		{"a kind with no prompt here", kinds, held("e", "f"), []float64{0.25, 0.25}, false},
 		{"a held-out prompt without a kind", kinds, held("a", "q"), nil, true},
 		{"a kind not among the prompts'", kinds, held("a", "h"), nil, true},
 	}

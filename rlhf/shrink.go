@@ -62,7 +62,7 @@ const shrinkSteps = 6
 // learnt than it gives back of the drift (on the default model, KTO on
 // the period rater: α 0.8 kept 86% approval and took the held-out drift
 // from +4.8% to +3.7%).
-func shrink(ctx context.Context, u *updateLine, policy *train.Model, text []Seq, ref, target float64) (alpha, drift float64, err error) {
+func shrink(ctx context.Context, u *updateLine, policy *train.Model, text lmText, ref, target float64) (alpha, drift float64, err error) {
 	at := func(a float64) (float64, error) {
 		u.set(a)
 		d, err := lmDrift(ctx, policy, text, ref)

@@ -53,13 +53,13 @@ func TestShrinkMovesTheUpdateBackIntoTheTarget(t *testing.T) {
 			}
 
 			// Within the target: nothing moves.
-			a, d, err := shrink(ctx, line, p, text, ref, 2*full)
+			a, d, err := shrink(ctx, line, p, lmText{seqs: text}, ref, 2*full)
 			if err != nil || a != 1 || d != full {
 				t.Fatalf("target over the drift: α %g, drift %g, %v; want 1, %g", a, d, err, full)
 			}
 
 			target := full / 4
-			a, d, err = shrink(ctx, line, p, text, ref, target)
+			a, d, err = shrink(ctx, line, p, lmText{seqs: text}, ref, target)
 			if err != nil {
 				t.Fatal(err)
 			}
