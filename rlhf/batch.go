@@ -147,11 +147,7 @@ func lastHidden(ctx context.Context, m *train.Model, seqs []Seq) ([][]float32, e
 // shows damage to the model's language rather than only the shift of its
 // replies that the KL already measures.
 func lmLoss(ctx context.Context, m *train.Model, seqs []Seq) (float64, error) {
-	d, err := docNLL(ctx, m, seqs)
-	if err != nil {
-		return 0, err
-	}
-	return d.mean()
+	return lmText{seqs: seqs}.loss(ctx, m)
 }
 
 // meanSeqKL is the mean over seqs (sampled from policy) of the sequence

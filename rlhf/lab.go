@@ -425,7 +425,7 @@ func (cfg *LabConfig) kindWeights(prompts []labPrompt) ([]float64, error) {
 	for _, p := range prompts {
 		k, ok := cfg.Kinds[p.text]
 		if !ok || share[k] == 0 {
-			return nil, fmt.Errorf("lab: prompt %q: its kind %q is not among the prompts' kinds", p.text, k)
+			return nil, fmt.Errorf("prompt %q: its kind %q is not among the prompts' kinds", p.text, k)
 		}
 		n[k]++
 	}
@@ -522,7 +522,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	}
 	heldW, err := cfg.kindWeights(held)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lab: held-out prompts: %w", err)
 	}
 	// The budget guard's validation text: the base policy's replies to a
 	// fifth of the training prompts, which are then neither rated nor
@@ -548,7 +548,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 			}
 			pw, err := cfg.kindWeights(val)
 			if err != nil {
-				return nil, fmt.Errorf("lab: budget: %w", err)
+				return nil, fmt.Errorf("lab: the budget's validation prompts: %w", err)
 			}
 			guardText = lmText{seqs: seqs}
 			if pw != nil {
