@@ -553,8 +553,8 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 			guardText = lmText{seqs: seqs}
 			if pw != nil {
 				guardText.weights = make([]float64, len(seqs))
-				for i := range seqs { // replies gives each prompt LMSamples, in order
-					guardText.weights[i] = pw[i/cfg.LMSamples]
+				for i, p := range replyPrompts(len(val), cfg.LMSamples) {
+					guardText.weights[i] = pw[p]
 				}
 			}
 		}
@@ -569,21 +569,17 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		return nil, err
 	}
 	res.ApprovalBase, res.ApprovalBaseSE, res.ReplyTokensBase = baseEval.approval, baseEval.approvalSE, baseEval.tokens
-	lmText := baseEval.seqs
-	lmPrompt := slices.Clone(baseEval.prompts) // each text's held-out prompt
+	heldText := baseEval.seqs
+	heldPrompt := slices.Clone(baseEval.prompts) // each text's held-out prompt
 	if extra := cfg.LMSamples - cfg.EvalSamples; extra > 0 {
 		more, err := cfg.Sampler.replies(ctx, base, held, extra, cfg.Seed^0x1e7a5)
 		if err != nil {
 			return nil, err
 		}
-		lmText = append(lmText, more...)
-		for i := range held { // replies gives n a prompt, in order
-			for range extra {
-				lmPrompt = append(lmPrompt, i)
-			}
-		}
+		heldText = append(heldText, more...)
+		heldPrompt = append(heldPrompt, replyPrompts(len(held), extra)...)
 	}
-	lmBase, err := docNLL(ctx, base, lmText)
+	lmBase, err := docNLL(ctx, base, heldText)
 	if err != nil {
 		return nil, err
 	}
@@ -735,7 +731,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		if err != nil {
 			return nil, err
 		}
-		lmTuned, err := docNLL(ctx, policy, lmText)
+		lmTuned, err := docNLL(ctx, policy, heldText)
 		if err != nil {
 			return nil, err
 		}
@@ -743,7 +739,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		if err != nil {
 			return nil, err
 		}
-		d, err := relDrift(lmBase.nll, lmTuned.nll, lmPrompt, heldW)
+		d, err := relDrift(lmBase.nll, lmTuned.nll, heldPrompt, heldW)
 		if err != nil {
 			return nil, err
 		}
@@ -767,7 +763,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 }
 
 // replies samples n of m's replies to each prompt, as prompt + reply
-// sequences.
+// sequences: each prompt's n in turn (replyPrompts).
 func (s Sampler) replies(ctx context.Context, m *train.Model, prompts []labPrompt, n int, seed uint64) ([]Seq, error) {
 	var ps [][]int
 	for _, p := range prompts {
@@ -894,4 +890,16 @@ func (e *evalSet) rewardData() RewardData {
 		d.add(strconv.Itoa(e.prompts[i]), e.seqs[i], r)
 	}
 	return RewardData{Thumbs: d.thumbs, Pairs: d.pairs}
+}
+
+// replyPrompts is the prompt (0 … prompts−1) of each sequence that
+// replies returns for that many prompts, n each.
+func replyPrompts(prompts, n int) []int {
+	out := make([]int, 0, prompts*n)
+	for p := range prompts {
+		for range n {
+			out = append(out, p)
+		}
+	}
+	return out
 }
