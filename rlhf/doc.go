@@ -49,7 +49,8 @@
 // the reference's own replies, added to every step through
 // train.Cotangent.TokenKL). The lab's ShrinkTo moves a finished update
 // back along the straight line from the policy before it (W₀ + α·ΔW)
-// until its LM loss on the budget's text is within the target.
+// until its LM loss on the budget's text is within the target: on chat
+// models KTO and DPO run to their end and shrink, RLOO stops early.
 //
 // Annotators (design.md protocol): StartAnnotator(cmd, timeout) →
 // *Annotator with Annotate(ctx, []AnnotationRequest) ([]Judgement, error)
@@ -71,8 +72,10 @@
 // The lab: RunLab(ctx, base, tokenizer, rater, LabConfig) → *LabResult
 // (DefaultLabConfig(algo), BuiltinPrompts(); ChatLabConfig(algo),
 // BuiltinChatPrompts(n) for chat models: 240 prompts, a fifth of them
-// held out, and 200 more held out for the evaluation alone, EvalPrompts).
-// Its figures carry their standard errors over the held-out prompts.
+// held out, 200 more held out for the evaluation alone, EvalPrompts, and
+// 160 more for the budget's validation text alone, ValPrompts).
+// Its figures carry their standard errors over the held-out prompts, and
+// with the built-in chat prompts the approval within each kind (ByKind).
 //
 // Models: LoadModel(path, tokenizer) → *Loaded{Engine, Train} reads any
 // model the engine loads into a frozen float32 training model;

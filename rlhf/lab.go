@@ -1,6 +1,7 @@
 package rlhf
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hone-ai/hone/model/train"
@@ -39,6 +41,10 @@ type LabConfig struct {
 	// LM-loss drift are then measured to ±1.4–3.6 and ±0.2–0.6 points
 	// (standard errors), rather than ±2–6 and ±0.4–0.75.
 	EvalPrompts []string
+	// ValPrompts are more prompts for the budget's validation text
+	// (Budget) alone, beside the fifth of the prompts to rate it sets
+	// aside: never rated, trained on or evaluated.
+	ValPrompts []string
 	// Kinds, when set, is each prompt's kind (the built-in chat
 	// prompts': greeting, define, add, instruct, hone, unknown), every
 	// held-out prompt's included. Held-out approval and LM-loss drift are
@@ -75,15 +81,19 @@ type LabConfig struct {
 	// and goes on at half the step size, up to BudgetRetries times, then
 	// stops there (see Optim.Guard, Optim.GuardRetries). The validation
 	// text is the base policy's replies to a fifth of the training
-	// prompts, set aside: never rated, trained on or evaluated. With
-	// Kinds it is post-stratified as the held-out text is, so that the
-	// budget reads the drift the lab reports (its 38 chat prompts are 45%
-	// sums, against 39% of the 240).
+	// prompts, set aside (never rated, trained on or evaluated), and to
+	// ValPrompts. With Kinds it is post-stratified as the held-out text
+	// is, so that the budget reads the drift the lab reports (a fifth of
+	// the 240 chat prompts is 38, 45% of them sums against 39% of the
+	// 240). On those 38 alone the budget's reading and the held-out drift
+	// were up to a point apart either way; the chat defaults add 160
+	// ValPrompts (see ChatLabConfig).
 	Budget        float64
 	BudgetRetries int
 	// ShrinkTo, when positive, moves each update back along the straight
 	// line from the policy before it (shrink) until its LM loss on the
-	// budget's validation text is up at most this fraction: needs Budget.
+	// budget's validation text is up at most this fraction. With Budget
+	// 0 the update runs to its end first, unchecked.
 	ShrinkTo float64
 	// Anchor, when positive, is the weight of the anchor term in every
 	// policy step (Optim.Anchor): the KL from the policy to the base along
@@ -157,16 +167,32 @@ func DefaultLabConfig(algo string) LabConfig {
 // hone's embedded default model.
 func ChatLabConfig(algo string) (LabConfig, error) {
 	c := DefaultLabConfig(algo)
-	ps, kinds, err := builtinChatPrompts(240 + 200)
+	ps, kinds, err := builtinChatPrompts(240 + 200 + 160)
 	if err != nil {
 		return c, fmt.Errorf("lab: built-in chat prompts: %w", err)
 	}
-	c.Prompts, c.EvalPrompts = ps[:240], ps[240:]
+	if len(ps) < 600 {
+		return c, fmt.Errorf("lab: built-in chat prompts: the generator gave %d distinct prompts, want 600", len(ps))
+	}
+	c.Prompts, c.EvalPrompts, c.ValPrompts = ps[:240], ps[240:440], ps[440:]
 	c.Kinds = make(map[string]string, len(ps))
 	for i, p := range ps {
 		c.Kinds[p] = kinds[i]
 	}
 	c.Sampler.MaxTokens = 128
+	// The bound on LM-loss drift, 4.5% on the validation text (the
+	// issue's gate is 5% held out), is kept one of two ways. RLOO stops
+	// early (Budget, with retries). KTO and DPO run to their end and then
+	// move back along the update's line until the drift is within it
+	// (ShrinkTo), which kept more of what they learnt (below).
+	//
+	// The validation text: the 38 prompts of the 240 it sets aside left
+	// the budget's reading and the held-out drift up to a point apart
+	// either way (−1.2 to +0.8 across the README's 27 cells), so
+	// ValPrompts adds 160 more from the generator (mostly sums and
+	// instructions: the greetings and questions about hone run out within
+	// the first 240). On the 198 they read −0.9 to +0.5 apart (27 cells),
+	// about the held-out drift's own standard error (0.2–0.6).
 	c.Budget = 0.045
 	// Measured on the default model with rule annotators (approve-short,
 	// approve-period, approve-sum; 500 ratings), on the 52 held-out
@@ -218,6 +244,7 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 		// on every projection, β 0.1 and 10 epochs: 81.7% and 80.3%.
 		c.Optim.LR, c.Optim.Epochs = 1e-3, 6
 		c.Anchor = 5
+		c.Budget, c.ShrinkTo = 0, 0.045
 		c.DPO.Beta, c.DPO.RPOAlpha = 1, 0.5
 		c.LoRA.Targets = []string{"o", "down"}
 	case "kto":
@@ -238,7 +265,8 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 		// projection gave 85.1% and 82.2%.
 		c.Optim.LR, c.Optim.Epochs = 8e-4, 6
 		c.Anchor = 1
-		c.BudgetRetries = 3
+		c.BudgetRetries = 3 // hone train's, which stops early
+		c.Budget, c.ShrinkTo = 0, 0.045
 		c.LoRA = train.LoRAConfig{Rank: 32, Alpha: 64, Targets: []string{"o", "down"}}
 	case "rloo":
 		// RLOO's reward is the reward model's probability of approval
@@ -302,29 +330,90 @@ type LabRound struct {
 
 // LabResult is the final outcome of a lab run.
 type LabResult struct {
-	Algo             string       `json:"algo"`
-	Ratings          int          `json:"ratings"`
-	ApprovalBase     float64      `json:"approval_base"`
-	ApprovalTuned    float64      `json:"approval_tuned"`
-	ApprovalBaseSE   float64      `json:"approval_base_se"`
-	ApprovalTunedSE  float64      `json:"approval_tuned_se"`
-	KL               float64      `json:"kl"`
-	LMLossDrift      float64      `json:"lm_loss_drift"`
-	LMLossDriftSE    float64      `json:"lm_loss_drift_se"`
-	BudgetDrift      float64      `json:"budget_drift,omitempty"`
-	LMLossBase       float64      `json:"lm_loss_base"`
-	LMLossTuned      float64      `json:"lm_loss_tuned"`
-	ReplyTokensBase  float64      `json:"reply_tokens_base"`
-	ReplyTokensTuned float64      `json:"reply_tokens_tuned"`
-	RewardModel      *RewardEval  `json:"reward_model,omitempty"`
-	EvalReplies      int          `json:"eval_replies"`
-	Rounds           []LabRound   `json:"-"`
-	History          []Metrics    `json:"-"` // policy training steps, all rounds
-	RewardHistory    []Metrics    `json:"-"`
-	Seconds          float64      `json:"seconds"`
-	Policy           *train.Model `json:"-"`
-	SampleBase       []string     `json:"-"` // a few held-out replies, for the report
-	SampleTuned      []string     `json:"-"`
+	Algo             string      `json:"algo"`
+	Ratings          int         `json:"ratings"`
+	ApprovalBase     float64     `json:"approval_base"`
+	ApprovalTuned    float64     `json:"approval_tuned"`
+	ApprovalBaseSE   float64     `json:"approval_base_se"`
+	ApprovalTunedSE  float64     `json:"approval_tuned_se"`
+	KL               float64     `json:"kl"`
+	LMLossDrift      float64     `json:"lm_loss_drift"`
+	LMLossDriftSE    float64     `json:"lm_loss_drift_se"`
+	BudgetDrift      float64     `json:"budget_drift,omitempty"`
+	LMLossBase       float64     `json:"lm_loss_base"`
+	LMLossTuned      float64     `json:"lm_loss_tuned"`
+	ReplyTokensBase  float64     `json:"reply_tokens_base"`
+	ReplyTokensTuned float64     `json:"reply_tokens_tuned"`
+	RewardModel      *RewardEval `json:"reward_model,omitempty"`
+	EvalReplies      int         `json:"eval_replies"`
+	// ByKind is the held-out approval within each kind of prompt (with
+	// Kinds), the kinds with the largest share first: which of them an
+	// update moved.
+	ByKind        []KindApproval `json:"by_kind,omitempty"`
+	Rounds        []LabRound     `json:"-"`
+	History       []Metrics      `json:"-"` // policy training steps, all rounds
+	RewardHistory []Metrics      `json:"-"`
+	Seconds       float64        `json:"seconds"`
+	Policy        *train.Model   `json:"-"`
+	SampleBase    []string       `json:"-"` // a few held-out replies, for the report
+	SampleTuned   []string       `json:"-"`
+}
+
+// KindApproval is the held-out approval within one kind of prompt.
+type KindApproval struct {
+	Kind string `json:"kind"`
+	// Share is the kind's share of the prompts (Prompts), its weight in
+	// the overall approval; HeldOut the held-out prompts of that kind.
+	Share         float64 `json:"share"`
+	HeldOut       int     `json:"held_out"`
+	ApprovalBase  float64 `json:"approval_base"`
+	ApprovalTuned float64 `json:"approval_tuned"`
+}
+
+// approvalByKind is the approval within each kind of the held-out
+// prompts (nil without Kinds), from each prompt's approved and rated
+// replies; a kind whose replies were all skipped is left out.
+func (cfg *LabConfig) approvalByKind(held []labPrompt, up, rated []float64) map[string]float64 {
+	if cfg.Kinds == nil {
+		return nil
+	}
+	ku, kr := map[string]float64{}, map[string]float64{}
+	for i, p := range held {
+		k := cfg.Kinds[p.text]
+		ku[k] += up[i]
+		kr[k] += rated[i]
+	}
+	out := map[string]float64{}
+	for k, n := range kr {
+		if n > 0 {
+			out[k] = ku[k] / n
+		}
+	}
+	return out
+}
+
+// byKind pairs the base's and the tuned policy's approval within each
+// kind of the held-out prompts, largest share first (nil without Kinds).
+func (cfg *LabConfig) byKind(held []labPrompt, base, tuned *evalSet) []KindApproval {
+	if cfg.Kinds == nil {
+		return nil
+	}
+	share := cfg.kindShares()
+	n := map[string]int{}
+	for _, p := range held {
+		n[cfg.Kinds[p.text]]++
+	}
+	var out []KindApproval
+	for k, c := range n {
+		out = append(out, KindApproval{Kind: k, Share: share[k], HeldOut: c, ApprovalBase: base.byKind[k], ApprovalTuned: tuned.byKind[k]})
+	}
+	slices.SortFunc(out, func(a, b KindApproval) int {
+		if c := cmp.Compare(b.Share, a.Share); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Kind, b.Kind)
+	})
+	return out
 }
 
 // BuiltinPrompts are story openings in the style stories-type models were
@@ -408,6 +497,18 @@ type labPrompt struct {
 	toks []int
 }
 
+// kindShares is each kind's share of Prompts.
+func (cfg *LabConfig) kindShares() map[string]float64 {
+	share := map[string]float64{}
+	for _, p := range cfg.Prompts {
+		share[cfg.Kinds[p]]++
+	}
+	for k := range share {
+		share[k] /= float64(len(cfg.Prompts))
+	}
+	return share
+}
+
 // kindWeights is each of prompts' weight when Kinds is set (nil
 // otherwise): its kind's share of Prompts over the number of prompts of
 // that kind among them, so that every kind there counts as its share
@@ -417,10 +518,7 @@ func (cfg *LabConfig) kindWeights(prompts []labPrompt) ([]float64, error) {
 	if cfg.Kinds == nil {
 		return nil, nil
 	}
-	share := map[string]float64{}
-	for _, p := range cfg.Prompts {
-		share[cfg.Kinds[p]] += 1 / float64(len(cfg.Prompts))
-	}
+	share := cfg.kindShares()
 	n := map[string]float64{}
 	for _, p := range prompts {
 		k, ok := cfg.Kinds[p.text]
@@ -441,7 +539,7 @@ func (cfg *LabConfig) kindWeights(prompts []labPrompt) ([]float64, error) {
 // and those held out: a share of Prompts (heldOut's hash) and then every
 // EvalPrompt, which come after the others so that the held-out replies
 // to the first are drawn as they would be without them.
-func (cfg *LabConfig) splitPrompts(tok TextTokenizer) (train, held []labPrompt, err error) {
+func (cfg *LabConfig) splitPrompts(tok TextTokenizer) (train, held, val []labPrompt, err error) {
 	prompts := cfg.Prompts
 	if len(prompts) == 0 {
 		prompts = BuiltinPrompts()
@@ -469,14 +567,26 @@ func (cfg *LabConfig) splitPrompts(tok TextTokenizer) (train, held []labPrompt, 
 	}
 	for _, p := range cfg.EvalPrompts {
 		if rated[p] {
-			return nil, nil, fmt.Errorf("lab: evaluation prompt %q is also a prompt to rate: it would not be held out", p)
+			return nil, nil, nil, fmt.Errorf("lab: evaluation prompt %q is also a prompt to rate: it would not be held out", p)
 		}
 		held = append(held, render(p))
 	}
 	if len(train) == 0 || len(held) == 0 {
-		return nil, nil, fmt.Errorf("lab: %d prompts split into %d training and %d held-out: need both (give more prompts)", len(prompts), len(train), len(held))
+		return nil, nil, nil, fmt.Errorf("lab: %d prompts split into %d training and %d held-out: need both (give more prompts)", len(prompts), len(train), len(held))
 	}
-	return train, held, nil
+	if len(cfg.ValPrompts) > 0 {
+		other := map[string]bool{}
+		for _, p := range held {
+			other[p.text] = true
+		}
+		for _, p := range cfg.ValPrompts {
+			if rated[p] || other[p] {
+				return nil, nil, nil, fmt.Errorf("lab: validation prompt %q is also a prompt to rate or a held-out one: the budget would not read unseen text", p)
+			}
+			val = append(val, render(p))
+		}
+	}
+	return train, held, val, nil
 }
 
 // evalSet is a policy's replies on the held-out prompts with their
@@ -492,6 +602,8 @@ type evalSet struct {
 	// could put it.
 	approvalSE float64
 	tokens     float64
+	// byKind is the approval within each kind of prompt (with Kinds).
+	byKind map[string]float64
 }
 
 // RunLab runs the closed loop: sample two replies per training prompt from
@@ -516,7 +628,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	if cfg.LMSamples < 1 {
 		cfg.LMSamples = 8
 	}
-	train, held, err := cfg.splitPrompts(tok)
+	train, held, val, err := cfg.splitPrompts(tok)
 	if err != nil {
 		return nil, err
 	}
@@ -526,22 +638,26 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	}
 	// The budget guard's validation text: the base policy's replies to a
 	// fifth of the training prompts, which are then neither rated nor
-	// trained on (nor part of the held-out evaluation) — an unbiased
+	// trained on (nor part of the held-out evaluation), and to
+	// ValPrompts — an unbiased
 	// estimate of how far an update moves the LM loss on unseen prompts.
 	// With Kinds it is post-stratified like the held-out text: each kind
 	// among its prompts counts as its share of Prompts.
 	var guardText lmText
-	if cfg.Budget > 0 {
-		var rest, val []labPrompt
+	if cfg.Budget > 0 || cfg.ShrinkTo > 0 {
+		var rest, set []labPrompt
 		for _, p := range train {
 			if heldOut("budget\x00"+p.text, 0.2) {
-				val = append(val, p)
+				set = append(set, p)
 			} else {
 				rest = append(rest, p)
 			}
 		}
-		if len(val) > 0 && len(rest) > 0 {
+		if len(set) > 0 && len(rest) > 0 {
 			train = rest
+			val = append(set, val...)
+		}
+		if len(val) > 0 {
 			seqs, err := cfg.Sampler.replies(ctx, base, val, cfg.LMSamples, cfg.Seed^0xb0d6e7)
 			if err != nil {
 				return nil, err
@@ -677,7 +793,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		if cfg.Anchor > 0 {
 			o.Anchor, o.AnchorCoef, o.AnchorMinProb = anchorText, cfg.Anchor, cfg.AnchorMinProb
 		}
-		if len(guardText.seqs) > 0 {
+		if len(guardText.seqs) > 0 && cfg.Budget > 0 {
 			o.GuardRetries = cfg.BudgetRetries
 			o.Guard = lmBudget(policy, guardText, guardBase, cfg.Budget)
 		}
@@ -751,6 +867,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		res.ApprovalTuned, res.KL, res.LMLossDrift, res.LMLossTuned, res.ReplyTokensTuned = lr.ApprovalTuned, kl, lr.LMLossDrift, lt, tuned.tokens
 		res.LMLossDriftSE, res.BudgetDrift = d.SE, lr.BudgetDrift
 		res.EvalReplies = len(tuned.seqs)
+		res.ByKind = cfg.byKind(held, baseEval, tuned)
 		res.SampleBase, res.SampleTuned = firstN(baseEval.texts, 3), firstN(tuned.texts, 3)
 		if cfg.OnRound != nil {
 			cfg.OnRound(lr)
@@ -870,6 +987,7 @@ func (a *labAnnotator) evaluate(ctx context.Context, m *train.Model, held []labP
 		}
 	}
 	e.tokens /= float64(len(comps))
+	e.byKind = cfg.approvalByKind(held, up, rated)
 	if weights != nil {
 		for i, w := range weights {
 			up[i] *= w

@@ -204,16 +204,18 @@ func (byteTok) Decode(ids []int) string {
 }
 
 // The lab holds out a share of its prompts by hash and then every
-// evaluation prompt, after them; an evaluation prompt that is also rated
-// is an error.
+// evaluation prompt, after them; the validation prompts are the budget's
+// alone. An evaluation prompt that is also rated, or a validation prompt
+// that is rated or held out, is an error.
 func TestLabSplitPrompts(t *testing.T) {
 	chat, err := ChatLabConfig("kto")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(chat.Prompts) != 240 || len(chat.EvalPrompts) != 200 {
-		t.Fatalf("chat defaults: %d prompts, %d evaluation prompts; want 240 and 200", len(chat.Prompts), len(chat.EvalPrompts))
+	if len(chat.Prompts) != 240 || len(chat.EvalPrompts) != 200 || len(chat.ValPrompts) != 160 {
+		t.Fatalf("chat defaults: %d prompts, %d evaluation and %d validation prompts; want 240, 200 and 160", len(chat.Prompts), len(chat.EvalPrompts), len(chat.ValPrompts))
 	}
+	rated := chat.Prompts[slices.IndexFunc(chat.Prompts, func(p string) bool { return !heldOut(p, chat.HeldOutFrac) })]
 	var hashHeld []string
 	for _, p := range chat.Prompts {
 		if heldOut(p, chat.HeldOutFrac) {
@@ -224,20 +226,23 @@ func TestLabSplitPrompts(t *testing.T) {
 		name      string
 		prompts   []string
 		eval      []string
+		val       []string
 		wantHeld  []string
 		wantTrain int
 		wantErr   string
 	}{
-		{"no evaluation prompts", chat.Prompts, nil, hashHeld, 240 - len(hashHeld), ""},
-		{"the chat defaults", chat.Prompts, chat.EvalPrompts, append(slices.Clone(hashHeld), chat.EvalPrompts...), 240 - len(hashHeld), ""},
-		{"an evaluation prompt also rated", chat.Prompts, []string{chat.EvalPrompts[0], chat.Prompts[slices.IndexFunc(chat.Prompts, func(p string) bool { return !heldOut(p, 0.2) })]}, nil, 0, "also a prompt to rate"},
-		{"nothing left to rate", hashHeld, nil, nil, 0, "need both"},
+		{"no evaluation prompts", chat.Prompts, nil, nil, hashHeld, 240 - len(hashHeld), ""},
+		{"the chat defaults", chat.Prompts, chat.EvalPrompts, chat.ValPrompts, append(slices.Clone(hashHeld), chat.EvalPrompts...), 240 - len(hashHeld), ""},
+		{"an evaluation prompt also rated", chat.Prompts, []string{chat.EvalPrompts[0], rated}, nil, nil, 0, "also a prompt to rate"},
+		{"a validation prompt also rated", chat.Prompts, nil, []string{chat.ValPrompts[0], rated}, nil, 0, "validation prompt"},
+		{"a validation prompt also held out", chat.Prompts, chat.EvalPrompts, []string{chat.EvalPrompts[3]}, nil, 0, "validation prompt"},
+		{"nothing left to rate", hashHeld, nil, nil, nil, 0, "need both"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultLabConfig("kto")
-			cfg.Prompts, cfg.EvalPrompts, cfg.BOS = tt.prompts, tt.eval, -1
-			train, held, err := cfg.splitPrompts(byteTok{})
+			cfg.Prompts, cfg.EvalPrompts, cfg.ValPrompts, cfg.BOS = tt.prompts, tt.eval, tt.val, -1
+			train, held, val, err := cfg.splitPrompts(byteTok{})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want one saying %q", err, tt.wantErr)
@@ -252,6 +257,9 @@ func TestLabSplitPrompts(t *testing.T) {
 			}
 			if got := (byteTok{}).Decode(held[len(held)-1].toks); got != tt.wantHeld[len(tt.wantHeld)-1] {
 				t.Errorf("last held-out prompt renders as %q", got)
+			}
+			if !slices.Equal(texts(val), tt.val) {
+				t.Errorf("%d validation prompts, want the %d given in order", len(val), len(tt.val))
 			}
 		})
 	}
@@ -309,5 +317,55 @@ func TestKindWeights(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestApprovalByKind(t *testing.T) {
+	kinds := map[string]string{"a": "x", "b": "x", "c": "y", "d": "z"}
+	held := []labPrompt{{text: "a"}, {text: "b"}, {text: "c"}, {text: "d"}}
+	cfg := LabConfig{Prompts: []string{"a", "b", "c", "c", "d"}, Kinds: kinds}
+	tests := []struct {
+		name      string
+		up, rated []float64
+		want      map[string]float64
+	}{
+		// x pools its prompts' replies: 3 of 8, not the mean of 1/4 and 2/4.
+		{"pooled within a kind", []float64{1, 2, 0, 4}, []float64{4, 4, 4, 4}, map[string]float64{"x": 3.0 / 8, "y": 0, "z": 1}},
+		{"a kind whose replies were all skipped is left out", []float64{1, 0, 2, 0}, []float64{2, 2, 4, 0}, map[string]float64{"x": 0.25, "y": 0.5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := cfg.approvalByKind(held, tt.up, tt.rated)
+			if len(got) != len(tt.want) {
+				t.Fatalf("approval by kind %v, want %v", got, tt.want)
+			}
+			for k, w := range tt.want {
+				if g, ok := got[k]; !ok || math.Abs(g-w) > 1e-12 {
+					t.Errorf("kind %s: %v, want %v", k, g, w)
+				}
+			}
+		})
+	}
+	if got := (&LabConfig{}).approvalByKind(held, []float64{1, 1, 1, 1}, []float64{2, 2, 2, 2}); got != nil {
+		t.Errorf("without kinds: %v, want nil", got)
+	}
+	// byKind pairs base and tuned, the largest share first (y is 2/5 of
+	// the prompts), ties by name.
+	base := &evalSet{byKind: map[string]float64{"x": 0.1, "y": 0.2, "z": 0.3}}
+	tuned := &evalSet{byKind: map[string]float64{"x": 0.4, "y": 0.5, "z": 0.6}}
+	got := cfg.byKind(held, base, tuned)
+	want := []KindApproval{
+		{Kind: "x", Share: 0.4, HeldOut: 2, ApprovalBase: 0.1, ApprovalTuned: 0.4},
+		{Kind: "y", Share: 0.4, HeldOut: 1, ApprovalBase: 0.2, ApprovalTuned: 0.5},
+		{Kind: "z", Share: 0.2, HeldOut: 1, ApprovalBase: 0.3, ApprovalTuned: 0.6},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("by kind %+v, want %+v", got, want)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Kind != w.Kind || math.Abs(g.Share-w.Share) > 1e-12 || g.HeldOut != w.HeldOut || g.ApprovalBase != w.ApprovalBase || g.ApprovalTuned != w.ApprovalTuned {
+			t.Errorf("by kind [%d] %+v, want %+v", i, g, w)
+		}
 	}
 }

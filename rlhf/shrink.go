@@ -50,8 +50,11 @@ func (u *updateLine) set(alpha float64) {
 	}
 }
 
-// shrinkSteps is how many halvings shrink's search takes (α to 1/64).
-const shrinkSteps = 6
+// shrinkSteps is how many halvings shrink's search takes (α to 1/256).
+// An update that ran to its end unchecked may come back to α 0.1 (KTO on
+// replies under 15 words, default model), where 1/64 is a sixth of α and
+// left the drift up to a tenth short of the target.
+const shrinkSteps = 8
 
 // shrink moves policy back along its update (u) to the largest α in
 // (0, 1] at which its language-model loss on text is up at most target

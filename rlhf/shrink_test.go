@@ -70,9 +70,9 @@ func TestShrinkMovesTheUpdateBackIntoTheTarget(t *testing.T) {
 				t.Errorf("the policy's drift %+.4f, %v; shrink said %+.4f", (l-ref)/ref, err, d)
 			}
 			// The next step out along the line is over the target.
-			line.set(a + 1.0/64)
+			line.set(a + 1.0/(1<<shrinkSteps))
 			if l, _ := lmLoss(ctx, p, text); (l-ref)/ref <= target {
-				t.Errorf("α %g + 1/64 is still within the target: the search stopped short", a)
+				t.Errorf("α %g + 1/%d is still within the target: the search stopped short", a, 1<<shrinkSteps)
 			}
 			line.set(a)
 			ps := p.Trainable()

@@ -39,9 +39,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	lmSamples := fs.Int("lm-samples", 8, "base replies per prompt in the LM-loss texts (held-out drift and the budget's validation)")
 	lr := fs.Float64("lr", 0, "policy learning rate (default: the algorithm's; chat models have their own)")
 	beta := fs.Float64("beta", 0, "KL coefficient β of KTO, DPO or RLOO (default 0.1; on chat models 1 for DPO, 0.3 for RLOO)")
-	shrinkTo := fs.Float64("shrink-to", -1, "after each update, move it back along the line from the policy before it until LM loss on the budget's validation text is up at most this fraction (needs --budget; default: the configuration's; 0 = off)")
+	shrinkTo := fs.Float64("shrink-to", -1, "after each update, move it back along the line from the policy before it until LM loss on the budget's validation text is up at most this fraction (with --budget 0 the update first runs to its end; default 0.045 for KTO and DPO on chat models, off otherwise; 0 = off)")
 	budgetRetries := fs.Int("budget-retries", -1, "failed budget checks an update goes back from and on at half the step before it stops (default: the configuration's)")
-	budget := fs.Float64("budget", -1, "bound each update: once LM loss on a set-aside validation text is up this fraction, roll it back, go on at half the step up to --budget-retries times, then stop (default 0.045 for chat models, off otherwise; 0 = off)")
+	budget := fs.Float64("budget", -1, "bound each update: once LM loss on a set-aside validation text is up this fraction, roll it back, go on at half the step up to --budget-retries times, then stop (default 0.045 for RLOO on chat models, where KTO and DPO shrink instead, off otherwise; 0 = off)")
 	anchor := fs.Float64("anchor", -1, "weight of the KL to the base on the base's own sampled replies in every policy step (default: 5 for DPO, 1 for KTO and RLOO on chat models, off otherwise; 0 = off)")
 	anchorMin := fs.Float64("anchor-min-prob", -1, "anchor only the positions where the base gave its sampled token at least this probability (default 0.5 for chat models; 0 = every position)")
 	rpo := fs.Float64("rpo-alpha", -1, "DPO: weight of the NLL term on chosen replies (TRL's rpo_alpha; default 0.5 on chat models, 0 otherwise)")
@@ -160,9 +160,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	}
 	cfg.BOS = ld.BOS()
 	if prompts != nil {
-		// The built-in evaluation prompts are held out from the built-in
-		// prompts, not from the file's.
-		cfg.Prompts, cfg.EvalPrompts = prompts, nil
+		// The built-in evaluation and validation prompts are held out
+		// from the built-in prompts, not from the file's.
+		cfg.Prompts, cfg.EvalPrompts, cfg.ValPrompts = prompts, nil, nil
 	}
 	if evalPrompts != nil {
 		cfg.EvalPrompts = evalPrompts
@@ -210,9 +210,6 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if *shrinkTo >= 0 {
 		cfg.ShrinkTo = *shrinkTo
 	}
-	if cfg.ShrinkTo > 0 && cfg.Budget <= 0 {
-		return usageError("lab: --shrink-to %g: measured on the budget's validation text; give --budget too", cfg.ShrinkTo)
-	}
 	if *anchor >= 0 {
 		cfg.Anchor = *anchor
 	}
@@ -244,6 +241,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		}
 		if r.BudgetStop > 0 {
 			notes = append(notes, fmt.Sprintf("budget reached at step %d of the update", r.BudgetStop))
+		}
+		if r.Shrink > 0 && r.Shrink < 1 {
+			notes = append(notes, fmt.Sprintf("moved back to %.2f of the update", r.Shrink))
 		}
 		stop := ""
 		if len(notes) > 0 {
@@ -285,6 +285,13 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	} else {
 		fmt.Fprintf(e.stdout, "\n%s with %d ratings: approval %.1f%% ± %.1f → %.1f%% ± %.1f on %d held-out replies; KL %.2f nats; LM loss %+.1f%% ± %.1f; %.0fs\n",
 			strings.ToUpper(res.Algo), res.Ratings, 100*res.ApprovalBase, 100*res.ApprovalBaseSE, 100*res.ApprovalTuned, 100*res.ApprovalTunedSE, res.EvalReplies, res.KL, 100*res.LMLossDrift, 100*res.LMLossDriftSE, res.Seconds)
+		if len(res.ByKind) > 0 {
+			var ks []string
+			for _, k := range res.ByKind {
+				ks = append(ks, fmt.Sprintf("%s %.0f%% → %.0f%%", k.Kind, 100*k.ApprovalBase, 100*k.ApprovalTuned))
+			}
+			fmt.Fprintf(e.stdout, "by kind (largest share first): %s\n", strings.Join(ks, ", "))
+		}
 		if rm := res.RewardModel; rm != nil {
 			fmt.Fprintf(e.stdout, "reward model: %s\n", rm)
 		}
