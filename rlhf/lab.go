@@ -184,7 +184,9 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 	// issue's gate is 5% held out), is kept one of two ways. RLOO stops
 	// early (Budget, with retries). KTO and DPO run to their end and then
 	// move back along the update's line until the drift is within it
-	// (ShrinkTo), which kept more of what they learnt (below).
+	// (ShrinkTo), which keeps more of what they learnt: KTO, period
+	// rater, seed 1, stopped early 84.7% (held-out drift +4.4%), shrunk
+	// 87.6% (+4.7%). RLOO gained nothing from it on the one seed tried.
 	//
 	// The validation text: the 38 prompts of the 240 it sets aside left
 	// the budget's reading and the held-out drift up to a point apart

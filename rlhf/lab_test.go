@@ -98,7 +98,7 @@ func TestLabRaisesApproval(t *testing.T) {
 // the README.)
 func TestLabMovesDefaultModel(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the lab on the default model (about a minute)")
+		t.Skip("runs the lab on the default model (a few minutes)")
 	}
 	path := filepath.Join(t.TempDir(), "default.gguf")
 	if err := defaultmodel.Install(path); err != nil {
