@@ -395,7 +395,8 @@ func (cfg *LabConfig) approvalByKind(held []labPrompt, up, rated []float64) map[
 }
 
 // byKind pairs the base's and the tuned policy's approval within each
-// kind of the held-out prompts, largest share first (nil without Kinds).
+// kind of the held-out prompts, largest share first (nil without Kinds);
+// a kind whose replies the rater skipped every one of reads 0.
 func (cfg *LabConfig) byKind(held []labPrompt, base, tuned *evalSet) []KindApproval {
 	if cfg.Kinds == nil {
 		return nil
@@ -540,7 +541,8 @@ func (cfg *LabConfig) kindWeights(prompts []labPrompt) ([]float64, error) {
 // splitPrompts renders the prompts and splits them into those to rate
 // and those held out: a share of Prompts (heldOut's hash) and then every
 // EvalPrompt, which come after the others so that the held-out replies
-// to the first are drawn as they would be without them.
+// to the first are drawn as they would be without them; val is
+// ValPrompts rendered, which must be neither.
 func (cfg *LabConfig) splitPrompts(tok TextTokenizer) (train, held, val []labPrompt, err error) {
 	prompts := cfg.Prompts
 	if len(prompts) == 0 {
@@ -638,13 +640,13 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	if err != nil {
 		return nil, fmt.Errorf("lab: held-out prompts: %w", err)
 	}
-	// The budget guard's validation text: the base policy's replies to a
-	// fifth of the training prompts, which are then neither rated nor
-	// trained on (nor part of the held-out evaluation), and to
-	// ValPrompts — an unbiased
-	// estimate of how far an update moves the LM loss on unseen prompts.
-	// With Kinds it is post-stratified like the held-out text: each kind
-	// among its prompts counts as its share of Prompts.
+	// The validation text of the budget and of shrink: the base policy's
+	// replies to a fifth of the training prompts, which are then neither
+	// rated nor trained on (nor part of the held-out evaluation), and to
+	// ValPrompts — an unbiased estimate of how far an update moves the LM
+	// loss on unseen prompts. With Kinds it is post-stratified like the
+	// held-out text: each kind among its prompts counts as its share of
+	// Prompts.
 	var guardText lmText
 	if cfg.Budget > 0 || cfg.ShrinkTo > 0 {
 		var rest, set []labPrompt
