@@ -33,7 +33,7 @@
 //	TrainRewardModel(ctx, base, RewardData{Pairs, Thumbs}, RewardConfig, Optim) → *RewardModel
 //	rm.Scores(ctx, seqs); rm.Evaluate(ctx, heldOut) → RewardEval{PairAccuracy, Margin, AUC, ECE}
 //	EvaluateGates(ctx, cand, ref, GateInput, GateConfig) → *Evaluation{Gates, Failed()}
-//	Sampler{Temperature, TopK, MaxTokens, Stop}.SampleMany(ctx, engine, prompts, seed)
+//	Sampler{Temperature, TopK, MaxTokens, Stop, KeepStop}.SampleMany(ctx, engine, prompts, seed)
 //
 // The reward model is a Share of the policy's backbone with its own LoRA
 // adapter and a scalar head on LastHidden (the final hidden state of the

@@ -54,6 +54,10 @@ type GateInput struct {
 	Prompts [][]int // held-out prompts
 	Text    []Seq   // held-out text for the LM loss
 	RM      *RewardModel
+	// Sampler draws the replies the reward and length gates read; with
+	// KeepStop (as the job sets it) the reward model sees them end as the
+	// ratings it learnt from did, and the length gate counts the reply's
+	// own tokens.
 	Sampler Sampler
 	Seed    uint64
 }
@@ -125,7 +129,7 @@ func EvaluateGates(ctx context.Context, cand, ref *train.Model, in GateInput, gc
 		n := 0
 		for i := range ps {
 			seqs[i] = Seq{ps[i], comps[i]}
-			n += len(comps[i])
+			n += len(in.Sampler.Reply(comps[i]))
 		}
 		return seqs, float64(n) / float64(len(ps)), nil
 	}

@@ -702,6 +702,9 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		r := jc.RLOO
 		r.Sampler = jc.Sampler
 		r.Sampler.Stop = ref.Stops()
+		// Rollouts end with their stop token, as the ratings the reward
+		// model learnt from do (completionTokens).
+		r.Sampler.KeepStop = true
 		hist, err = TrainRLOO(tctx, policy, ref.Train, rm, prompts, r, o)
 	}
 	res.History = hist
@@ -724,7 +727,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	// Gates.
 	jc.emit(Event{Phase: "gates", Message: fmt.Sprintf("evaluating on %d held-out prompts", len(heldPrompts))})
 	smp := jc.Sampler
-	smp.Stop = ref.Stops()
+	smp.Stop, smp.KeepStop = ref.Stops(), true
 	ev, err := EvaluateGates(ctx, policy, ref.Train, GateInput{Prompts: heldPrompts, Text: text, RM: rm, Sampler: smp, Seed: uint64(run.ID)}, jc.Gates)
 	if err != nil {
 		return fail(fmt.Errorf("train: gates: %w", err))

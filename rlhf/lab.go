@@ -120,7 +120,7 @@ const (
 func DefaultLabConfig(algo string) LabConfig {
 	c := LabConfig{
 		Algo: algo, Ratings: 500, Rounds: 1, Seed: 1, HeldOutFrac: 0.2, EvalSamples: 4, LMSamples: 8, BOS: llama2cBOS,
-		Sampler: Sampler{Temperature: 1, MaxTokens: 48, Stop: []int{llama2cBOS, llama2cEOS}},
+		Sampler: Sampler{Temperature: 1, MaxTokens: 48, Stop: []int{llama2cBOS, llama2cEOS}, KeepStop: true},
 		LoRA:    train.LoRAConfig{Rank: 8, Alpha: 16},
 		KTO:     KTOConfig{Beta: 0.1},
 		DPO:     DPOConfig{Beta: 0.1},
@@ -312,6 +312,10 @@ type LabRound struct {
 	// LMLossDriftSE is the drift's standard error over the held-out
 	// prompts: how far another sample of prompts could put it.
 	LMLossDriftSE float64 `json:"lm_loss_drift_se"`
+	// LMLossDriftReply is the part of LMLossDrift on the replies' tokens
+	// (the rest is on the prompts' and the chat template's): what the
+	// anchor, which reads replies alone, can hold.
+	LMLossDriftReply float64 `json:"lm_loss_drift_reply"`
 	// BudgetDrift is the drift on the budget's validation text at the
 	// end (0 without a budget): the figure the budget held.
 	BudgetDrift float64 `json:"budget_drift,omitempty"`
@@ -370,6 +374,9 @@ type KindApproval struct {
 	HeldOut       int     `json:"held_out"`
 	ApprovalBase  float64 `json:"approval_base"`
 	ApprovalTuned float64 `json:"approval_tuned"`
+	// LMLossDrift is the kind's part of the held-out LM-loss drift (the
+	// parts add up to LabResult.LMLossDrift): where the update spent it.
+	LMLossDrift float64 `json:"lm_loss_drift"`
 }
 
 // approvalByKind is the approval within each kind of the held-out
@@ -397,7 +404,7 @@ func (cfg *LabConfig) approvalByKind(held []labPrompt, up, rated []float64) map[
 // byKind pairs the base's and the tuned policy's approval within each
 // kind of the held-out prompts, largest share first (nil without Kinds);
 // a kind whose replies the rater skipped every one of reads 0.
-func (cfg *LabConfig) byKind(held []labPrompt, base, tuned *evalSet) []KindApproval {
+func (cfg *LabConfig) byKind(held []labPrompt, base, tuned *evalSet, text heldLM) []KindApproval {
 	if cfg.Kinds == nil {
 		return nil
 	}
@@ -406,9 +413,10 @@ func (cfg *LabConfig) byKind(held []labPrompt, base, tuned *evalSet) []KindAppro
 	for _, p := range held {
 		n[cfg.Kinds[p.text]]++
 	}
+	part := text.partsBy(func(p int) string { return cfg.Kinds[held[p].text] })
 	var out []KindApproval
 	for k, c := range n {
-		out = append(out, KindApproval{Kind: k, Share: share[k], HeldOut: c, ApprovalBase: base.byKind[k], ApprovalTuned: tuned.byKind[k]})
+		out = append(out, KindApproval{Kind: k, Share: share[k], HeldOut: c, ApprovalBase: base.byKind[k], ApprovalTuned: tuned.byKind[k], LMLossDrift: part[k]})
 	}
 	slices.SortFunc(out, func(a, b KindApproval) int {
 		if c := cmp.Compare(b.Share, a.Share); c != 0 {
@@ -417,6 +425,38 @@ func (cfg *LabConfig) byKind(held []labPrompt, base, tuned *evalSet) []KindAppro
 		return strings.Compare(a.Kind, b.Kind)
 	})
 	return out
+}
+
+// heldLM is the held-out text's per-sequence NLL under the base and the
+// tuned policy, each sequence's held-out prompt and the prompts' weights
+// (nil: 1 each).
+type heldLM struct {
+	base, tuned []float64
+	prompt      []int
+	weights     []float64
+}
+
+// partsBy splits the relative drift Σw·tuned/Σw·base − 1 into the parts
+// of the groups group(prompt) puts the prompts in; the parts add up to
+// the whole.
+func (h heldLM) partsBy(group func(prompt int) string) map[string]float64 {
+	var den float64
+	num := map[string]float64{}
+	for i, p := range h.prompt {
+		w := 1.0
+		if h.weights != nil {
+			w = h.weights[p]
+		}
+		den += w * h.base[i]
+		num[group(p)] += w * (h.tuned[i] - h.base[i])
+	}
+	if den <= 0 {
+		return nil
+	}
+	for k := range num {
+		num[k] /= den
+	}
+	return num
 }
 
 // BuiltinPrompts are story openings in the style stories-type models were
@@ -680,7 +720,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		}
 	}
 	res := &LabResult{Algo: cfg.Algo}
-	ann := &labAnnotator{rater: rater, tok: tok}
+	ann := &labAnnotator{rater: rater, tok: tok, smp: cfg.Sampler}
 
 	// The base policy's held-out replies: approval, the reward model's
 	// held-out judgements and the held-out text for LM loss.
@@ -702,6 +742,10 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	lmBase, err := docNLL(ctx, base, heldText)
 	if err != nil {
 		return nil, err
+	}
+	replyBase, err := seqLogProbs(ctx, base, heldText)
+	if err != nil {
+		return nil, fmt.Errorf("lab: held-out replies: %w", err)
 	}
 	if res.LMLossBase, err = lmBase.mean(); err != nil {
 		return nil, err
@@ -863,6 +907,21 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		if err != nil {
 			return nil, err
 		}
+		replyTuned, err := seqLogProbs(ctx, policy, heldText)
+		if err != nil {
+			return nil, fmt.Errorf("lab: held-out replies: %w", err)
+		}
+		// The base's document NLL with the replies' part moved as the
+		// policy moved it: relDrift of that is the reply tokens' share.
+		moved := make([]float64, len(replyTuned))
+		for i := range moved {
+			moved[i] = lmBase.nll[i] + replyBase[i] - replyTuned[i]
+		}
+		dr, err := relDrift(lmBase.nll, moved, heldPrompt, heldW)
+		if err != nil {
+			return nil, err
+		}
+		lr.LMLossDriftReply = dr.Rel
 		lr.ApprovalTuned, lr.ApprovalTunedSE, lr.KL, lr.ReplyTokens = tuned.approval, tuned.approvalSE, kl, tuned.tokens
 		res.ApprovalTunedSE = tuned.approvalSE
 		lr.LMLossDrift, lr.LMLossDriftSE = d.Rel, d.SE
@@ -871,7 +930,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		res.ApprovalTuned, res.KL, res.LMLossDrift, res.LMLossTuned, res.ReplyTokensTuned = lr.ApprovalTuned, kl, lr.LMLossDrift, lt, tuned.tokens
 		res.LMLossDriftSE, res.BudgetDrift = d.SE, lr.BudgetDrift
 		res.EvalReplies = len(tuned.seqs)
-		res.ByKind = cfg.byKind(held, baseEval, tuned)
+		res.ByKind = cfg.byKind(held, baseEval, tuned, heldLM{base: lmBase.nll, tuned: lmTuned.nll, prompt: heldPrompt, weights: heldW})
 		res.SampleBase, res.SampleTuned = firstN(baseEval.texts, 3), firstN(tuned.texts, 3)
 		if cfg.OnRound != nil {
 			cfg.OnRound(lr)
@@ -934,13 +993,14 @@ func stepHook(f func(string, int, int, Metrics), phase string) func(int, int, Me
 type labAnnotator struct {
 	rater Rater
 	tok   TextTokenizer
+	smp   Sampler // the replies' sampler: Reply takes off the stop token
 }
 
 // judge asks for a rating of each completion; it returns −1, 0 or 1 each.
 func (a *labAnnotator) judge(ctx context.Context, prompts []labPrompt, comps [][]int, tag string) ([]int, error) {
 	reqs := make([]AnnotationRequest, len(comps))
 	for i, c := range comps {
-		reqs[i] = AnnotationRequest{ID: fmt.Sprintf("%s-%d", tag, i), Messages: []Turn{{Role: "user", Content: prompts[i].text}}, Reply: a.tok.Decode(c)}
+		reqs[i] = AnnotationRequest{ID: fmt.Sprintf("%s-%d", tag, i), Messages: []Turn{{Role: "user", Content: prompts[i].text}}, Reply: a.tok.Decode(a.smp.Reply(c))}
 	}
 	js, err := a.rater.Annotate(ctx, reqs)
 	if err != nil {
@@ -981,8 +1041,9 @@ func (a *labAnnotator) evaluate(ctx context.Context, m *train.Model, held []labP
 	up, rated := make([]float64, len(held)), make([]float64, len(held))
 	for i, c := range comps {
 		e.seqs = append(e.seqs, Seq{ps[i], c})
-		e.texts = append(e.texts, a.tok.Decode(c))
-		e.tokens += float64(len(c))
+		r := cfg.Sampler.Reply(c)
+		e.texts = append(e.texts, a.tok.Decode(r))
+		e.tokens += float64(len(r))
 		if r := e.ratings[i]; r != 0 {
 			rated[e.prompts[i]]++
 			if r > 0 {

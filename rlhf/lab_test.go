@@ -350,21 +350,23 @@ func TestApprovalByKind(t *testing.T) {
 		t.Errorf("without kinds: %v, want nil", got)
 	}
 	// byKind pairs base and tuned, the largest share first (y is 2/5 of
-	// the prompts), ties by name.
+	// the prompts), ties by name, with each kind's part of the drift:
+	// (57/50 − 1) = 0.14 in all, c's weighted rise of 6 is 0.12 of it.
 	base := &evalSet{byKind: map[string]float64{"x": 0.1, "y": 0.2, "z": 0.3}}
 	tuned := &evalSet{byKind: map[string]float64{"x": 0.4, "y": 0.5, "z": 0.6}}
-	got := cfg.byKind(held, base, tuned)
+	text := heldLM{base: []float64{10, 10, 10, 10}, tuned: []float64{11, 10, 13, 10}, prompt: []int{0, 1, 2, 3}, weights: []float64{1, 1, 2, 1}}
+	got := cfg.byKind(held, base, tuned, text)
 	want := []KindApproval{
-		{Kind: "x", Share: 0.4, HeldOut: 2, ApprovalBase: 0.1, ApprovalTuned: 0.4},
-		{Kind: "y", Share: 0.4, HeldOut: 1, ApprovalBase: 0.2, ApprovalTuned: 0.5},
-		{Kind: "z", Share: 0.2, HeldOut: 1, ApprovalBase: 0.3, ApprovalTuned: 0.6},
+		{Kind: "x", Share: 0.4, HeldOut: 2, ApprovalBase: 0.1, ApprovalTuned: 0.4, LMLossDrift: 0.02},
+		{Kind: "y", Share: 0.4, HeldOut: 1, ApprovalBase: 0.2, ApprovalTuned: 0.5, LMLossDrift: 0.12},
+		{Kind: "z", Share: 0.2, HeldOut: 1, ApprovalBase: 0.3, ApprovalTuned: 0.6, LMLossDrift: 0},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("by kind %+v, want %+v", got, want)
 	}
 	for i := range want {
 		g, w := got[i], want[i]
-		if g.Kind != w.Kind || math.Abs(g.Share-w.Share) > 1e-12 || g.HeldOut != w.HeldOut || g.ApprovalBase != w.ApprovalBase || g.ApprovalTuned != w.ApprovalTuned {
+		if g.Kind != w.Kind || math.Abs(g.Share-w.Share) > 1e-12 || g.HeldOut != w.HeldOut || g.ApprovalBase != w.ApprovalBase || g.ApprovalTuned != w.ApprovalTuned || math.Abs(g.LMLossDrift-w.LMLossDrift) > 1e-12 {
 			t.Errorf("by kind [%d] %+v, want %+v", i, g, w)
 		}
 	}

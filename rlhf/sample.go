@@ -21,6 +21,22 @@ type Sampler struct {
 	TopK        int     // 0 = whole vocabulary
 	MaxTokens   int
 	Stop        []int
+	// KeepStop ends a completion that a Stop token ended with that token,
+	// as training data must have it: a reply's last decision is to stop
+	// there, and without the token no loss on the reply sees it (hone
+	// train's ratings end with EOS for the same reason). A completion cut
+	// off by MaxTokens or the context window has none. Reply drops it
+	// again for the text.
+	KeepStop bool
+}
+
+// Reply is completion c without the stop token KeepStop left at its end:
+// the reply's own tokens.
+func (s Sampler) Reply(c []int) []int {
+	if s.KeepStop && len(c) > 0 && slices.Contains(s.Stop, c[len(c)-1]) {
+		return c[:len(c)-1]
+	}
+	return c
 }
 
 // Sample draws one completion of prompt from m, seeded by seed.
@@ -86,6 +102,9 @@ func (s Sampler) sampleRun(ctx context.Context, sess *model.Session, prompt []in
 			}
 			tok := smp.Sample(logits, nil)
 			if slices.Contains(s.Stop, tok) {
+				if s.KeepStop {
+					c = append(c, tok)
+				}
 				break
 			}
 			c = append(c, tok)

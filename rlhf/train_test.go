@@ -200,7 +200,8 @@ func referenceSample(t *testing.T, e *model.Model, s Sampler, prompt []int, seed
 
 // SampleMany is deterministic for a seed whatever the number of cores,
 // reuses a prompt's prefill for its several replies without changing
-// them, and honours stop tokens, MaxTokens and the context window.
+// them, and honours stop tokens (keeping the one that ended a completion
+// with KeepStop), MaxTokens and the context window.
 func TestSampleManyDeterministic(t *testing.T) {
 	ctx := context.Background()
 	base := tinyBase(t, 8)
@@ -242,6 +243,40 @@ func TestSampleManyDeterministic(t *testing.T) {
 		if !slices.Equal(got[i], again[i]) {
 			t.Errorf("completion %d differs on one core: %v vs %v", i, again[i], got[i])
 		}
+	}
+	// KeepStop: the same completions, each that a stop token ended with
+	// that token; Reply takes it off again.
+	ms := Sampler{Temperature: 1, TopK: 20, MaxTokens: 10, Stop: []int{2, 3, 4, 5, 6, 7}}
+	plain, err := ms.SampleMany(ctx, e, prompts, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := ms
+	ks.KeepStop = true
+	kept, err := ks.SampleMany(ctx, e, prompts, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := 0
+	for i := range plain {
+		r := ks.Reply(kept[i])
+		if !slices.Equal(r, plain[i]) {
+			t.Errorf("completion %d with KeepStop: %v, reply %v; without: %v", i, kept[i], r, plain[i])
+		}
+		if len(kept[i]) == len(plain[i])+1 {
+			stopped++
+			if last := kept[i][len(kept[i])-1]; !slices.Contains(ms.Stop, last) {
+				t.Errorf("completion %d ends with %d, not a stop token", i, last)
+			}
+		} else if len(plain[i]) < ms.MaxTokens && len(prompts[i])+len(plain[i]) < e.Config.ContextLen {
+			t.Errorf("completion %d (%v) ended before its limits without a stop token: %v", i, plain[i], kept[i])
+		}
+	}
+	if stopped == 0 {
+		t.Errorf("no completion of %d ended at a stop token: %v", len(kept), kept)
+	}
+	if r := ms.Reply([]int{9, 2}); !slices.Equal(r, []int{9, 2}) {
+		t.Errorf("Reply without KeepStop took off a token: %v", r)
 	}
 	// Greedy: the argmax continuation.
 	g := Sampler{MaxTokens: 5}

@@ -44,6 +44,8 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	budget := fs.Float64("budget", -1, "bound each update: once LM loss on a set-aside validation text is up this fraction, roll it back, go on at half the step up to --budget-retries times, then stop (default 0.045 for RLOO on chat models, where KTO and DPO shrink instead, off otherwise; 0 = off)")
 	anchor := fs.Float64("anchor", -1, "weight of the KL to the base on the base's own sampled replies in every policy step (default: 5 for DPO, 1 for KTO and RLOO on chat models, off otherwise; 0 = off)")
 	anchorMin := fs.Float64("anchor-min-prob", -1, "anchor only the positions where the base gave its sampled token at least this probability (default 0.5 for chat models; 0 = every position)")
+	desW := fs.Float64("desirable-weight", 0, "KTO: weight λ_D of approved replies (TRL's desirable_weight; 0 = balanced with --undesirable-weight from the up/down counts, as the KTO paper recommends)")
+	undW := fs.Float64("undesirable-weight", 0, "KTO: weight λ_U of rejected replies (TRL's undesirable_weight; 0 = balanced)")
 	rpo := fs.Float64("rpo-alpha", -1, "DPO: weight of the NLL term on chosen replies (TRL's rpo_alpha; default 0.5 on chat models, 0 otherwise)")
 	loraRank := fs.Int("lora-rank", 0, "LoRA rank of the policy update, alpha = 2×rank (default 8; 32 for KTO and RLOO on chat models)")
 	loraTargets := fs.String("lora-targets", "", "comma-separated LoRA targets among q,k,v,o,gate,up,down (default: o,down on chat models, all otherwise)")
@@ -84,6 +86,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	}
 	if *lr < 0 || *beta < 0 || *epochs < 0 {
 		return usageError("lab: --lr, --beta and --epochs must not be negative")
+	}
+	if *desW < 0 || *undW < 0 {
+		return usageError("lab: --desirable-weight %g, --undesirable-weight %g: KTO's weights must not be negative", *desW, *undW)
 	}
 	// --budget, --anchor, --anchor-min-prob and --rpo-alpha default to the
 	// configuration's (the -1 sentinel); a negative value given on the
@@ -201,6 +206,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if *rpo >= 0 {
 		cfg.DPO.RPOAlpha = *rpo
 	}
+	cfg.KTO.DesirableWeight, cfg.KTO.UndesirableWeight = *desW, *undW
 	if *budget >= 0 {
 		cfg.Budget = *budget
 	}
@@ -249,9 +255,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		if len(notes) > 0 {
 			stop = "  (" + strings.Join(notes, ", ") + ")"
 		}
-		onBudget := ""
+		onBudget := fmt.Sprintf(" (%+.1f%% of it on the replies)", 100*r.LMLossDriftReply)
 		if r.BudgetDrift != 0 {
-			onBudget = fmt.Sprintf(" (budget text %+.1f%%)", 100*r.BudgetDrift)
+			onBudget += fmt.Sprintf(" (budget text %+.1f%%)", 100*r.BudgetDrift)
 		}
 		fmt.Fprintf(e.stdout, "round %d: %d ratings (%d 👍 %d 👎, %d pairs)  approval %.1f%% → %.1f%% ± %.1f  KL %.2f nats  LM loss %+.1f%% ± %.1f%s%s\n",
 			r.Round, r.Ratings, r.Up, r.Down, r.Pairs, 100*r.ApprovalBase, 100*r.ApprovalTuned, 100*r.ApprovalTunedSE, r.KL, 100*r.LMLossDrift, 100*r.LMLossDriftSE, onBudget, stop)
@@ -288,9 +294,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		if len(res.ByKind) > 0 {
 			var ks []string
 			for _, k := range res.ByKind {
-				ks = append(ks, fmt.Sprintf("%s %.0f%% → %.0f%%", k.Kind, 100*k.ApprovalBase, 100*k.ApprovalTuned))
+				ks = append(ks, fmt.Sprintf("%s %.0f%% → %.0f%% (drift %+.1f%%)", k.Kind, 100*k.ApprovalBase, 100*k.ApprovalTuned, 100*k.LMLossDrift))
 			}
-			fmt.Fprintf(e.stdout, "by kind (largest share first): %s\n", strings.Join(ks, ", "))
+			fmt.Fprintf(e.stdout, "by kind (largest share first; each kind's part of the drift): %s\n", strings.Join(ks, ", "))
 		}
 		if rm := res.RewardModel; rm != nil {
 			fmt.Fprintf(e.stdout, "reward model: %s\n", rm)

@@ -137,14 +137,21 @@ func TestLabCommandJSON(t *testing.T) {
 	// is moved back into --shrink-to on the budget's validation text.
 	for _, l := range lines[:2] {
 		var r struct {
-			Shrink      float64 `json:"shrink"`
-			BudgetDrift float64 `json:"budget_drift"`
+			Shrink      float64  `json:"shrink"`
+			BudgetDrift float64  `json:"budget_drift"`
+			Drift       float64  `json:"lm_loss_drift"`
+			DriftReply  *float64 `json:"lm_loss_drift_reply"`
 		}
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			t.Fatal(err)
 		}
 		if r.Shrink <= 0 || r.Shrink >= 1 || r.BudgetDrift > 0.005 {
 			t.Errorf("round %s: want 0 < shrink < 1 and budget drift ≤ 0.005", l)
+		}
+		// The replies' part of the drift is most of it (measured: three
+		// quarters); the story openings' tokens move less.
+		if r.DriftReply == nil || r.Drift <= 0 || *r.DriftReply < r.Drift/2 || *r.DriftReply > r.Drift {
+			t.Errorf("round %s: want the replies' part to be most of the drift", l)
 		}
 	}
 	var final struct {
@@ -187,6 +194,8 @@ func TestLabCommandJSON(t *testing.T) {
 		{"--budget-retries", "-1"},
 		{"--shrink-to", "-0.1"},
 		{"--rpo-alpha", "-1"},
+		{"--desirable-weight", "-1"},
+		{"--undesirable-weight", "-0.5"},
 		{"--rloo-k", "1"},
 		{"--rloo-prompts", "-1"},
 		{"--rloo-reward", "logit"},
