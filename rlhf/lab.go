@@ -180,13 +180,20 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 		c.Kinds[p] = kinds[i]
 	}
 	c.Sampler.MaxTokens = 128
-	// The bound on LM-loss drift, 4.5% on the validation text (the
-	// issue's gate is 5% held out), is kept one of two ways. RLOO stops
-	// early (Budget, with retries). KTO and DPO run to their end and then
-	// move back along the update's line until the drift is within it
-	// (ShrinkTo), which keeps more of what they learnt: KTO, period
-	// rater, seed 1, stopped early 84.7% (held-out drift +4.4%), shrunk
-	// 87.6% (+4.7%). RLOO gained nothing from it on the one seed tried.
+	// The bound on LM-loss drift, 4.5% on the validation text (4.2% for
+	// KTO, below; the gate is 5% held out), is kept by shrinking: the update runs
+	// on, then moves back along its line until the drift is within it
+	// (ShrinkTo), which keeps more of what it learnt than stopping early:
+	// KTO, period rater, seed 1, stopped early 84.7% (held-out drift
+	// +4.4%), shrunk 87.6% (+4.7%). KTO and DPO run to their end. RLOO,
+	// which samples from the policy it trains and can run far past the
+	// bound, stops early at 6% (Budget, with retries) and then shrinks:
+	// replies under 15 words, seed 2, +25.8 points stopped at 4.5%
+	// (held-out drift +3.2%), +29.7 stopped at 6% and shrunk (+4.3%);
+	// period rater, seed 2, before replies kept their stop token, 84.7%
+	// and 85.7%. The path changes with the budget, though: on the period
+	// rater's seeds 1 and 2 a retry at 6% sent it on at half the step to
+	// its end, inside the bound (held-out +3.3%, +3.2%; 84.8%, 84.1%).
 	//
 	// The validation text: the 38 prompts of the 240 it sets aside left
 	// the budget's reading and the held-out drift up to a point apart
@@ -195,7 +202,7 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 	// instructions: the greetings and questions about hone run out within
 	// the first 240). On the 198 they read −0.9 to +0.5 apart (27 cells),
 	// about the held-out drift's own standard error (0.2–0.6).
-	c.Budget = 0.045
+	c.Budget, c.ShrinkTo = 0.06, 0.045
 	// Measured on the default model with rule annotators (approve-short,
 	// approve-period, approve-sum; 500 ratings), on the 52 held-out
 	// prompts the lab had before EvalPrompts (the README has today's): the stories260K step
@@ -268,7 +275,11 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 		c.Optim.LR, c.Optim.Epochs = 8e-4, 6
 		c.Anchor = 1
 		c.BudgetRetries = 3 // hone train's, which stops early
-		c.Budget, c.ShrinkTo = 0, 0.045
+		// Shrunk to 4.5% on the validation text, KTO's held-out drift read
+		// up to 0.7 points higher once the texts counted the stop token
+		// (5.18% and 5.1%: period rater seed 3, replies under 25 words
+		// seed 2), so it shrinks to 4.2%.
+		c.Budget, c.ShrinkTo = 0, 0.042
 		c.LoRA = train.LoRAConfig{Rank: 32, Alpha: 64, Targets: []string{"o", "down"}}
 	case "rloo":
 		// RLOO's reward is the reward model's probability of approval
