@@ -181,9 +181,10 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 	}
 	c.Sampler.MaxTokens = 128
 	// The bound on LM-loss drift, 4.5% on the validation text (4.2% for
-	// KTO, below; the gate is 5% held out), is kept by shrinking: the update runs
-	// on, then moves back along its line until the drift is within it
-	// (ShrinkTo), which keeps more of what it learnt than stopping early:
+	// KTO, below; the gate is 5% held out), is kept by shrinking:
+	// the update runs on, then moves back along its line until the drift
+	// is within it (ShrinkTo), which keeps more of what it learnt than
+	// stopping early:
 	// KTO, period rater, seed 1, stopped early 84.7% (held-out drift
 	// +4.4%), shrunk 87.6% (+4.7%). KTO and DPO run to their end. RLOO,
 	// which samples from the policy it trains and can run far past the
@@ -201,7 +202,8 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 	// ValPrompts adds 160 more from the generator (mostly sums and
 	// instructions: the greetings and questions about hone run out within
 	// the first 240). On the 198 they read −0.9 to +0.5 apart (27 cells),
-	// about the held-out drift's own standard error (0.2–0.6).
+	// about the held-out drift's own standard error (0.2–0.6); −1.1 to
+	// +0.7 once the texts counted the stop token.
 	c.Budget, c.ShrinkTo = 0.06, 0.045
 	// Measured on the default model with rule annotators (approve-short,
 	// approve-period, approve-sum; 500 ratings), on the 52 held-out
