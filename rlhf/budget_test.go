@@ -126,7 +126,8 @@ func TestGuardRetriesAtHalfTheStep(t *testing.T) {
 }
 
 // The LM loss of held-out text counts every token after the first, the
-// prompt's too: moving tokens from completion to prompt does not change it.
+// prompt's too: moving tokens from completion to prompt does not change it;
+// docNLL's reply part is the completion's own NLL.
 func TestLMLossCountsWholeText(t *testing.T) {
 	ctx := context.Background()
 	m := tinyBase(t, 30)
@@ -147,6 +148,20 @@ func TestLMLossCountsWholeText(t *testing.T) {
 	}
 	if d := a - b; d > 1e-5 || d < -1e-5 {
 		t.Errorf("lm loss %v vs %v after moving the prompt/completion boundary", a, b)
+	}
+	// Each sequence's reply part is its completion's NLL.
+	d, err := docNLL(ctx, m, seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lps, err := seqLogProbs(ctx, m, seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range seqs {
+		if diff := d.reply[i] + lps[i]; diff > 1e-4 || diff < -1e-4 || d.reply[i] > d.nll[i]+1e-9 {
+			t.Errorf("sequence %d: reply NLL %v, completion log-prob %v, whole %v", i, d.reply[i], lps[i], d.nll[i])
+		}
 	}
 }
 

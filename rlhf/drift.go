@@ -14,6 +14,9 @@ import (
 // every token after the first), and how many tokens that is.
 type docLoss struct {
 	nll, tokens []float64
+	// reply is the part of each sequence's NLL on its completion's
+	// tokens (the rest is on its prompt's).
+	reply []float64
 }
 
 // mean is the per-token loss over the whole text, lmLoss's figure.
@@ -61,7 +64,7 @@ func (t lmText) loss(ctx context.Context, m *train.Model) (float64, error) {
 
 // docNLL measures docLoss of seqs under m.
 func docNLL(ctx context.Context, m *train.Model, seqs []Seq) (docLoss, error) {
-	d := docLoss{nll: make([]float64, len(seqs)), tokens: make([]float64, len(seqs))}
+	d := docLoss{nll: make([]float64, len(seqs)), tokens: make([]float64, len(seqs)), reply: make([]float64, len(seqs))}
 	docs := make([]Seq, 0, len(seqs))
 	idx := make([]int, 0, len(seqs))
 	for i, s := range seqs {
@@ -74,12 +77,29 @@ func docNLL(ctx context.Context, m *train.Model, seqs []Seq) (docLoss, error) {
 		idx = append(idx, i)
 		d.tokens[i] = float64(n - 1)
 	}
-	lps, err := seqLogProbs(ctx, m, docs)
+	// One pass gives both: position t of a document predicts its token
+	// t+1, so sequence i's completion is predicted from position
+	// len(Prompt)−1 on.
+	err := forEachChunk(ctx, m, docs, true, func(ks []int, b *train.Batch) error {
+		lp := m.TokenLogProbs()
+		for r, k := range ks {
+			i := idx[k]
+			from := len(seqs[i].Prompt) - 1
+			for t := 0; t < b.T; t++ {
+				if b.Targets[r*b.T+t] < 0 {
+					continue
+				}
+				v := -float64(lp[r*b.T+t])
+				d.nll[i] += v
+				if t >= from {
+					d.reply[i] += v
+				}
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return docLoss{}, fmt.Errorf("lm loss: %w", err)
-	}
-	for k, i := range idx {
-		d.nll[i] = -lps[k]
 	}
 	return d, nil
 }

@@ -757,10 +757,6 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	if err != nil {
 		return nil, err
 	}
-	replyBase, err := seqLogProbs(ctx, base, heldText)
-	if err != nil {
-		return nil, fmt.Errorf("lab: held-out replies: %w", err)
-	}
 	if res.LMLossBase, err = lmBase.mean(); err != nil {
 		return nil, err
 	}
@@ -921,15 +917,11 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		if err != nil {
 			return nil, err
 		}
-		replyTuned, err := seqLogProbs(ctx, policy, heldText)
-		if err != nil {
-			return nil, fmt.Errorf("lab: held-out replies: %w", err)
-		}
 		// The base's document NLL with the replies' part moved as the
 		// policy moved it: relDrift of that is the reply tokens' share.
-		moved := make([]float64, len(replyTuned))
+		moved := make([]float64, len(lmTuned.reply))
 		for i := range moved {
-			moved[i] = lmBase.nll[i] + replyBase[i] - replyTuned[i]
+			moved[i] = lmBase.nll[i] - lmBase.reply[i] + lmTuned.reply[i]
 		}
 		dr, err := relDrift(lmBase.nll, moved, heldPrompt, heldW)
 		if err != nil {
