@@ -49,8 +49,10 @@
 // the reference's own replies, added to every step through
 // train.Cotangent.TokenKL). The lab's ShrinkTo moves a finished update
 // back along the straight line from the policy before it (W₀ + α·ΔW)
-// until its LM loss on the budget's text is within the target: on chat
-// models KTO and DPO run to their end and shrink, RLOO stops early.
+// until its LM loss on the budget's text is within the target, and
+// StretchTo carries one that ended within it on along that line (α > 1,
+// ExPO's extrapolation) to the target: on chat models KTO and DPO run to
+// their end and shrink; RLOO stops early at its budget and stretches.
 //
 // Annotators (design.md protocol): StartAnnotator(cmd, timeout) →
 // *Annotator with Annotate(ctx, []AnnotationRequest) ([]Judgement, error)

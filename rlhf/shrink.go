@@ -3,6 +3,7 @@ package rlhf
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/hone-ai/hone/model/train"
@@ -56,16 +57,27 @@ func (u *updateLine) set(alpha float64) {
 // left the drift up to a tenth short of the target.
 const shrinkSteps = 8
 
+// stretchStep is how far out along its line shrink carries an update
+// that ended within its target before it checks the drift again.
+const stretchStep = 0.25
+
 // shrink moves policy back along its update (u) to the largest α in
 // (0, 1] at which its language-model loss on text is up at most target
-// (relative) over ref, the reference's loss on text, searching by bisection, and returns α and the
-// drift there. An update within target already stays where it is.
+// (relative) over ref, the reference's loss on text, searching by
+// bisection, and returns α and the drift there.
 // Along the line the drift grows about as α² while what the update
 // learnt grows about as α, so the policy gives up less of what it
 // learnt than it gives back of the drift (on the default model, KTO on
 // the period rater: α 0.8 kept 86% approval and took the held-out drift
 // from +4.8% to +3.7%).
-func shrink(ctx context.Context, u *updateLine, policy *train.Model, text lmText, ref, target float64) (alpha, drift float64, err error) {
+//
+// An update that ended within target stays where it is when maxAlpha ≤
+// 1; with maxAlpha > 1 it is carried on along its line, to the largest α
+// up to maxAlpha still within target — extrapolation from the policy
+// before the update through the one after it (ExPO, Zheng et al. 2024):
+// an update that a guard stopped early, or that ran out of steps, spends
+// the budget it left.
+func shrink(ctx context.Context, u *updateLine, policy *train.Model, text lmText, ref, target, maxAlpha float64) (alpha, drift float64, err error) {
 	at := func(a float64) (float64, error) {
 		u.set(a)
 		d, err := lmDrift(ctx, policy, text, ref)
@@ -75,10 +87,50 @@ func shrink(ctx context.Context, u *updateLine, policy *train.Model, text lmText
 		return d, nil
 	}
 	d, err := at(1)
-	if err != nil || d <= target {
-		return 1, d, err
+	if err != nil {
+		return 0, 0, err
 	}
-	lo, hi, dlo := 0.0, 1.0, 0.0 // drift(lo) ≤ target < drift(hi)
+	if d <= target {
+		if maxAlpha <= 1 {
+			return 1, d, nil
+		}
+		// Out in quarter steps to the first α over target (the drift
+		// need not grow monotonically this far along: the nearest
+		// crossing is the one to stop at), then bisect that step.
+		lo, dlo := 1.0, d
+		for lo < maxAlpha {
+			hi := math.Min(lo+stretchStep, maxAlpha)
+			dh, err := at(hi)
+			if err != nil {
+				return 0, 0, err
+			}
+			if dh > target {
+				if lo, dlo, err = bisect(at, lo, hi, dlo, target); err != nil {
+					return 0, 0, err
+				}
+				break
+			}
+			lo, dlo = hi, dh
+		}
+		u.set(lo)
+		return lo, dlo, nil
+	}
+	lo, dlo, err := bisect(at, 0, 1, 0, target)
+	if err != nil {
+		return 0, 0, err
+	}
+	if lo == 0 { // even a small step is over: the update's start
+		d, err := at(0)
+		return 0, d, err
+	}
+	u.set(lo)
+	return lo, dlo, nil
+}
+
+// bisect narrows [lo, hi], drift(lo) = dlo ≤ target < drift(hi), by
+// shrinkSteps halvings and returns the last α within target and its
+// drift.
+func bisect(at func(float64) (float64, error), lo, hi, dlo, target float64) (float64, float64, error) {
 	for range shrinkSteps {
 		mid := (lo + hi) / 2
 		d, err := at(mid)
@@ -91,10 +143,5 @@ func shrink(ctx context.Context, u *updateLine, policy *train.Model, text lmText
 			hi = mid
 		}
 	}
-	if lo == 0 { // even a small step is over: the update's start
-		d, err := at(0)
-		return 0, d, err
-	}
-	u.set(lo)
 	return lo, dlo, nil
 }

@@ -53,13 +53,53 @@ func TestShrinkMovesTheUpdateBackIntoTheTarget(t *testing.T) {
 			}
 
 			// Within the target: nothing moves.
-			a, d, err := shrink(ctx, line, p, lmText{seqs: text}, ref, 2*full)
+			a, d, err := shrink(ctx, line, p, lmText{seqs: text}, ref, 2*full, 1)
 			if err != nil || a != 1 || d != full {
 				t.Fatalf("target over the drift: α %g, drift %g, %v; want 1, %g", a, d, err, full)
 			}
 
+			// An update that ended within the target and may stretch goes
+			// on along its line to the nearest α where the drift crosses
+			// the target: here the update's first half as trained, which
+			// stretches back out towards the whole (relative α 2). Further
+			// out the drift on this toy text falls again (at α 3 it is near
+			// 0), so a search that only looked at its far end, or bisected
+			// the whole range, would go past the crossing.
+			mid := make([]float32, len(after))
+			for i := range mid {
+				mid[i] = after[i]
+				if line.along[i] {
+					mid[i] = before[i] + 0.5*(after[i]-before[i])
+				}
+			}
+			half := &updateLine{params: line.params, before: line.before, after: mid, along: line.along}
+			half.set(1)
+			lh, err := lmLoss(ctx, p, text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dh := (lh - ref) / ref
+			if dh >= full {
+				t.Fatalf("the update's first half moved the drift %+.4f, the whole %+.4f: the test needs it to grow", dh, full)
+			}
+			within := (dh + full) / 2
+			a, d, err = shrink(ctx, half, p, lmText{seqs: text}, ref, within, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a <= 1 || a >= 2 || d > within || d < dh {
+				t.Fatalf("stretched: α %g, drift %+.4f (%+.4f at α 1, %+.4f at 2): want 1 < α < 2, drift ≤ %+.4f", a, d, dh, full, within)
+			}
+			if l, err := lmLoss(ctx, p, text); err != nil || (l-ref)/ref != d {
+				t.Errorf("stretched: the policy's drift %+.4f, %v; shrink said %+.4f", (l-ref)/ref, err, d)
+			}
+			half.set(a + stretchStep/(1<<shrinkSteps))
+			if l, _ := lmLoss(ctx, p, text); (l-ref)/ref <= within {
+				t.Errorf("stretched: α %g + %g/%d is still within the target: the search stopped short", a, stretchStep, 1<<shrinkSteps)
+			}
+
 			target := full / 4
-			a, d, err = shrink(ctx, line, p, lmText{seqs: text}, ref, target)
+			a, d, err = shrink(ctx, line, p, lmText{seqs: text}, ref, target, 1)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -40,8 +40,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	lr := fs.Float64("lr", 0, "policy learning rate (default: the algorithm's; chat models have their own)")
 	beta := fs.Float64("beta", 0, "KL coefficient β of KTO, DPO or RLOO (default 0.1; on chat models 1 for DPO, 0.3 for RLOO)")
 	shrinkTo := fs.Float64("shrink-to", -1, "after each update, move it back along the line from the policy before it until LM loss on the budget's validation text is up at most this fraction (with --budget 0 the update first runs to its end; default on chat models 0.045, 0.042 for KTO, off otherwise; 0 = off)")
+	stretchTo := fs.Float64("stretch-to", -1, "an update that ended within --shrink-to goes on along its line, up to this multiple of itself, while the validation text's drift stays within --shrink-to (ExPO's extrapolation; default 2 for RLOO on chat models, off otherwise; 1 = off)")
 	budgetRetries := fs.Int("budget-retries", -1, "failed budget checks an update goes back from and on at half the step before it stops (default: the configuration's)")
-	budget := fs.Float64("budget", -1, "bound each update: once LM loss on a set-aside validation text is up this fraction, roll it back, go on at half the step up to --budget-retries times, then stop (default 0.06 for RLOO on chat models, which then shrinks to --shrink-to, off otherwise; 0 = off)")
+	budget := fs.Float64("budget", -1, "bound each update: once LM loss on a set-aside validation text is up this fraction, roll it back, go on at half the step up to --budget-retries times, then stop (default 0.06 for RLOO on chat models, which then moves along its line to --shrink-to, off otherwise; 0 = off)")
 	anchor := fs.Float64("anchor", -1, "weight of the KL to the base on the base's own sampled replies in every policy step (default: 5 for DPO, 1 for KTO and RLOO on chat models, off otherwise; 0 = off)")
 	anchorMin := fs.Float64("anchor-min-prob", -1, "anchor only the positions where the base gave its sampled token at least this probability (default 0.5 for chat models; 0 = every position)")
 	desW := fs.Float64("desirable-weight", 0, "KTO: weight λ_D of approved replies (TRL's desirable_weight; 0 = balanced with --undesirable-weight from the up/down counts, as the KTO paper recommends)")
@@ -54,7 +55,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	rlooReward := fs.String("rloo-reward", "", "RLOO: reward a reply by the reward model's probability of approval (prob) or its raw score (score, as TRL) (default: prob on chat models, score otherwise)")
 	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--eval-prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--shrink-to F] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--rloo-k K] [--rloo-prompts N] [--rloo-reward prob|score] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
+		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--eval-prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--shrink-to F] [--stretch-to A] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--rloo-k K] [--rloo-prompts N] [--rloo-reward prob|score] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -213,6 +214,12 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if *budgetRetries >= 0 {
 		cfg.BudgetRetries = *budgetRetries
 	}
+	if set["stretch-to"] {
+		if *stretchTo < 1 {
+			return usageError("lab: --stretch-to %g: want 1 (off) or more", *stretchTo)
+		}
+		cfg.StretchTo = *stretchTo
+	}
 	if *shrinkTo >= 0 {
 		cfg.ShrinkTo = *shrinkTo
 	}
@@ -248,8 +255,11 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		if r.BudgetStop > 0 {
 			notes = append(notes, fmt.Sprintf("budget reached at step %d of the update", r.BudgetStop))
 		}
-		if r.Shrink > 0 && r.Shrink < 1 {
+		switch {
+		case r.Shrink > 0 && r.Shrink < 1:
 			notes = append(notes, fmt.Sprintf("moved back to %.2f of the update", r.Shrink))
+		case r.Shrink > 1:
+			notes = append(notes, fmt.Sprintf("carried on to %.2f of the update", r.Shrink))
 		}
 		stop := ""
 		if len(notes) > 0 {

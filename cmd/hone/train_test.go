@@ -193,6 +193,7 @@ func TestLabCommandJSON(t *testing.T) {
 		{"--budget", "-0.1"},
 		{"--budget-retries", "-1"},
 		{"--shrink-to", "-0.1"},
+		{"--stretch-to", "0.5"},
 		{"--rpo-alpha", "-1"},
 		{"--desirable-weight", "-1"},
 		{"--undesirable-weight", "-0.5"},
