@@ -96,6 +96,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	// command line is an error, not a request for the default.
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["stretch-to"] && *stretchTo < 1 {
+		return usageError("lab: --stretch-to %g: want 1 (off) or more", *stretchTo)
+	}
 	for name, v := range map[string]float64{"budget": *budget, "shrink-to": *shrinkTo, "anchor": *anchor, "anchor-min-prob": *anchorMin, "rpo-alpha": *rpo} {
 		if set[name] && v < 0 {
 			return usageError("lab: --%s %g: must not be negative", name, v)
@@ -215,9 +218,6 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		cfg.BudgetRetries = *budgetRetries
 	}
 	if set["stretch-to"] {
-		if *stretchTo < 1 {
-			return usageError("lab: --stretch-to %g: want 1 (off) or more", *stretchTo)
-		}
 		cfg.StretchTo = *stretchTo
 	}
 	if *shrinkTo >= 0 {
