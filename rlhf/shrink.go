@@ -72,8 +72,8 @@ const stretchStep = 0.25
 // from +4.8% to +3.7%).
 //
 // An update that ended within target stays where it is when maxAlpha ≤
-// 1; with maxAlpha > 1 it is carried on along its line, to the largest α
-// up to maxAlpha still within target — extrapolation from the policy
+// 1; with maxAlpha > 1 it is carried on along its line, up to maxAlpha,
+// to the first α where the drift reaches target — extrapolation from the policy
 // before the update through the one after it (ExPO, Zheng et al. 2024):
 // an update that a guard stopped early, or that ran out of steps, spends
 // the budget it left.
