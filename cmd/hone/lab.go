@@ -223,6 +223,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if *shrinkTo >= 0 {
 		cfg.ShrinkTo = *shrinkTo
 	}
+	if cfg.StretchTo > 1 && cfg.ShrinkTo <= 0 {
+		return usageError("lab: --stretch-to %g needs --shrink-to, the drift it stretches the update to", cfg.StretchTo)
+	}
 	if *anchor >= 0 {
 		cfg.Anchor = *anchor
 	}
