@@ -27,14 +27,18 @@ func BenchmarkTrainJob1000Ratings(b *testing.B) {
 // BenchmarkTrainJob1000RatingsDefault is the same on the embedded default
 // model (the policy a fresh install trains): the built-in chat prompts,
 // 128-token replies, rated by the "ends with a period" rule annotator.
-// The job picks DPO (the data has pairs); the KTO variant makes it train
-// on the thumbs alone.
+// The job picks DPO (the data has pairs); the KTO and RLOO variants make
+// it train on the thumbs alone or against the reward model.
 func BenchmarkTrainJob1000RatingsDefault(b *testing.B) {
 	benchDefaultJob(b, "auto")
 }
 
 func BenchmarkTrainJob1000RatingsDefaultKTO(b *testing.B) {
 	benchDefaultJob(b, "kto")
+}
+
+func BenchmarkTrainJob1000RatingsDefaultRLOO(b *testing.B) {
+	benchDefaultJob(b, "rloo")
 }
 
 func benchDefaultJob(b *testing.B, algo string) {

@@ -63,11 +63,12 @@
 // (errors.Is ErrLocked: exit 4) and *NothingError (errors.Is
 // ErrNothingToDo: exit 3). AcquireLock/LockPath is the flock it takes.
 // What a JobConfig leaves zero (optimiser, adapter, the algorithms'
-// settings, anchor, budget and its retries, reply length) follows the
-// reference's kind: a chat model trains with the lab's chat settings, the
-// anchor on its own stored replies and a budget measured on the replies
-// to set-aside training prompts; a base model with smaller steps and
-// neither. A resumed run keeps the adapter and the settings its
+// settings, anchor, budget and its retries, shrink and stretch, reply
+// length) follows the reference's kind: a chat model trains with the
+// lab's chat settings, the anchor on its own stored replies, and the
+// budget, shrink and stretch measured on the replies to set-aside
+// training prompts, scaled to the LM-loss gate; a base model with smaller
+// steps and none of these. A resumed run keeps the adapter and the settings its
 // checkpoint records; the policy's metrics record them too ("settings").
 // WriteReport/WriteCharts/SparkSummary write and print run reports.
 //

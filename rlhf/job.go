@@ -78,18 +78,30 @@ type JobConfig struct {
 	// Budget bounds each update as in the lab (Optim.Guard): training goes
 	// back to the last check within it once the policy's LM loss on the
 	// replies to a fifth of the training prompts, set aside and not
-	// trained on, is up this fraction. 0 = the default (chat
-	// models: 0.9 × Gates.MaxLMLossIncrease, so that the update stops
-	// short of the gate; base models: off); negative = off.
+	// trained on, is up this fraction. 0 = the default (chat models:
+	// the lab's, ChatLabConfig, scaled to Gates.MaxLMLossIncrease — off
+	// for KTO and DPO, which run to their end and shrink, 1.2 × the
+	// gate's bound for RLOO, which stretches; base models: off);
+	// negative = off.
 	// BudgetRetries is how many failed checks an update goes back from and
 	// on at half the step before it stops (Optim.GuardRetries): 0 = the
 	// default (chat models: the lab's, ChatLabConfig); negative = none.
-	Budget          float64
-	BudgetRetries   int
-	Reward          RewardConfig
-	RewardOptim     Optim
-	Sampler         Sampler // RLOO's and the gates'; MaxTokens 0 = 128 on chat models, 48 otherwise
-	CheckpointEvery int     // steps (default 10)
+	Budget        float64
+	BudgetRetries int
+	// ShrinkTo, when positive, fits each finished update to the drift
+	// bound as the lab does (LabConfig.ShrinkTo): the update moves back
+	// along its line from the reference until the LM loss on the
+	// set-aside replies is up at most this fraction. StretchTo > 1
+	// carries an update that ended within ShrinkTo on along its line, up
+	// to that multiple of itself, until it reaches it
+	// (LabConfig.StretchTo). 0 = the default (chat models: the lab's,
+	// ChatLabConfig, scaled to Gates.MaxLMLossIncrease; base models:
+	// off); negative = off.
+	ShrinkTo, StretchTo float64
+	Reward              RewardConfig
+	RewardOptim         Optim
+	Sampler             Sampler // RLOO's and the gates'; MaxTokens 0 = 128 on chat models, 48 otherwise
+	CheckpointEvery     int     // steps (default 10)
 	// Event receives progress: phases, steps with metrics, messages.
 	Event func(Event)
 }
@@ -143,10 +155,10 @@ func DefaultJobConfig() JobConfig {
 }
 
 // jobDefaults returns the lab configuration whose policy optimiser,
-// anchor and reply length the job uses for algo by default. On a chat
-// model these are ChatLabConfig's, measured on the default model with
-// the anchor and the budget guard, which the job has too. On a base
-// model they are the lab's base-model ones with smaller steps, a half
+// anchor, budget, shrink and reply length the job uses for algo by
+// default. On a chat model these are ChatLabConfig's, measured on the
+// default model with the anchor, the budget guard and the shrink, which
+// the job has too. On a base model they are the lab's base-model ones with smaller steps, a half
 // for KTO and a quarter for DPO: a real user's data is noisier than a
 // rule annotator's, and a run the gates reject costs a night. (Base
 // models have no budget guard, and DPO there moves far per step: with
@@ -249,11 +261,13 @@ type runSettings struct {
 	BatchSize int     `json:"batch_size"`
 	MinSteps  int     `json:"min_steps"`
 	Warmup    float64 `json:"warmup"`
-	// The anchor's and the budget guard's.
+	// The anchor's, the budget guard's and the shrink's.
 	Anchor        float64 `json:"anchor"`
 	AnchorMinProb float64 `json:"anchor_min_prob"`
 	Budget        float64 `json:"budget"`
 	BudgetRetries int     `json:"budget_retries"`
+	ShrinkTo      float64 `json:"shrink_to"`
+	StretchTo     float64 `json:"stretch_to"`
 }
 
 // apply sets jc's algorithm and sampler settings and o's schedule from s.
@@ -508,8 +522,25 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	case minProb < 0:
 		minProb = 0
 	}
-	if budget == 0 && ref.Chat() {
-		budget = 0.9 * jc.Gates.MaxLMLossIncrease
+	// On a chat model the budget, the shrink and the stretch are the
+	// lab's, fitted to the default gate's bound on the LM loss (5%), and
+	// scale with the bound the gate is given.
+	shrinkTo, stretchTo := jc.ShrinkTo, jc.StretchTo
+	if ref.Chat() {
+		gate := jc.Gates.MaxLMLossIncrease
+		if gate == 0 {
+			gate = DefaultGates().MaxLMLossIncrease
+		}
+		scale := gate / DefaultGates().MaxLMLossIncrease
+		if budget == 0 {
+			budget = kind.Budget * scale
+		}
+		if shrinkTo == 0 {
+			shrinkTo = kind.ShrinkTo * scale
+		}
+		if stretchTo == 0 {
+			stretchTo = kind.StretchTo
+		}
 	}
 	retries := jc.BudgetRetries
 	switch {
@@ -530,6 +561,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		Temperature: jc.Sampler.Temperature, TopK: jc.Sampler.TopK, MaxTokens: jc.Sampler.MaxTokens,
 		LR: o.LR, Epochs: o.Epochs, Steps: o.Steps, BatchSize: o.BatchSize, MinSteps: o.MinSteps, Warmup: o.Warmup,
 		Anchor: anchor, AnchorMinProb: minProb, Budget: budget, BudgetRetries: retries,
+		ShrinkTo: shrinkTo, StretchTo: stretchTo,
 	}
 	if resume != nil && resume.Settings != nil {
 		// The settings the run started with, whatever the configuration
@@ -539,6 +571,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	}
 	set.apply(&jc, &o)
 	anchor, minProb, budget, retries = set.Anchor, set.AnchorMinProb, set.Budget, set.BudgetRetries
+	shrinkTo, stretchTo = set.ShrinkTo, set.StretchTo
 
 	// The run row.
 	var run feedback.TrainingRun
@@ -630,17 +663,23 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		}
 	}
 
-	// The budget guard's validation text: the stored replies to a fifth
-	// of the training prompts, set aside (the reward model has seen them,
-	// the policy update does not), as the lab does with the base's.
+	// The budget guard's and the shrink's validation text: the stored
+	// replies to a fifth of the training prompts, set aside (the reward
+	// model has seen them, the policy update does not), as the lab does
+	// with the base's.
 	var guardText []Seq
-	if budget > 0 {
+	if budget > 0 || shrinkTo > 0 {
 		t, p, val := setAside(thumbs, pairs)
 		if len(val) >= minGuardText && trainable(algo, t, p) {
 			thumbs, pairs, guardText = t, p, val
-			jc.emit(Event{Phase: "data", Message: fmt.Sprintf("budget: LM loss on %d set-aside replies may rise %.1f%% at most", len(val), 100*budget)})
+			if budget > 0 {
+				jc.emit(Event{Phase: "data", Message: fmt.Sprintf("budget: LM loss on %d set-aside replies may rise %.1f%% at most", len(val), 100*budget)})
+			}
+			if shrinkTo > 0 {
+				jc.emit(Event{Phase: "data", Message: fmt.Sprintf("shrink: the update is fitted to LM loss up %.1f%% on %d set-aside replies", 100*shrinkTo, len(val))})
+			}
 		} else {
-			jc.emit(Event{Phase: "data", Message: fmt.Sprintf("no budget guard: %d replies to set aside, too few (need %d and enough left to train on)", len(val), minGuardText)})
+			jc.emit(Event{Phase: "data", Message: fmt.Sprintf("no budget guard or shrink: %d replies to set aside, too few (need %d and enough left to train on)", len(val), minGuardText)})
 		}
 	}
 
@@ -661,13 +700,21 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		// (the chat samples from the active policy).
 		o.Anchor, o.AnchorCoef, o.AnchorMinProb = distinctReplies(thumbs, pairs), anchor, minProb
 	}
+	var guardBase float64
 	if len(guardText) > 0 {
-		o.GuardRetries = retries
-		guardBase, err := lmLoss(ctx, ref.Train, guardText)
-		if err != nil {
+		if guardBase, err = lmLoss(ctx, ref.Train, guardText); err != nil {
 			return fail(fmt.Errorf("train: budget: %w", err))
 		}
+	}
+	if len(guardText) > 0 && budget > 0 {
+		o.GuardRetries = retries
 		o.Guard = lmBudget(policy, lmText{seqs: guardText}, guardBase, budget)
+	}
+	// The update's line starts at the fresh policy, before a resumed
+	// run's checkpoint moves it.
+	var line *updateLine
+	if len(guardText) > 0 && shrinkTo > 0 {
+		line = startUpdate(policy)
 	}
 	o.CheckpointEvery = jc.CheckpointEvery
 	ckPath := filepath.Join(dir, "checkpoint.gob")
@@ -723,6 +770,16 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		}
 		return fail(fmt.Errorf("train: %s: %w", algo, err))
 	}
+	var shrunk map[string]float64
+	if line != nil {
+		line.finish()
+		alpha, drift, err := shrink(ctx, line, policy, lmText{seqs: guardText}, guardBase, shrinkTo, stretchTo)
+		if err != nil {
+			return fail(fmt.Errorf("train: %w", err))
+		}
+		shrunk = map[string]float64{"to": shrinkTo, "alpha": alpha, "drift": drift}
+		jc.emit(Event{Phase: "shrink", Metrics: Metrics{"shrink": alpha, "budget_drift": drift}, Message: shrinkMessage(alpha, drift)})
+	}
 
 	// Gates.
 	jc.emit(Event{Phase: "gates", Message: fmt.Sprintf("evaluating on %d held-out prompts", len(heldPrompts))})
@@ -768,8 +825,11 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		metrics["anchor"] = map[string]any{"weight": anchor, "min_prob": minProb}
 	}
 	metrics["settings"] = set
-	if len(guardText) > 0 {
+	if len(guardText) > 0 && budget > 0 {
 		metrics["budget"], metrics["budget_retries"] = budget, countRetries(hist)
+	}
+	if shrunk != nil {
+		metrics["shrink"] = shrunk
 	}
 	mb, _ := json.Marshal(metrics)
 	cand, err := st.CreatePolicy(ctx, feedback.Policy{Name: fmt.Sprintf("%s-%d", algo, run.ID), Base: active.Base, ParentVersion: active.Version, Path: path, Algorithm: algo, Metrics: mb})
@@ -891,6 +951,19 @@ func readCheckpoint(path string) (*checkpointFile, error) {
 		return nil, fmt.Errorf("checkpoint %s: no state", path)
 	}
 	return &ck, nil
+}
+
+// shrinkMessage says where shrink left an update.
+func shrinkMessage(alpha, drift float64) string {
+	switch {
+	case alpha == 0:
+		return fmt.Sprintf("none of the update fits: back at the active policy (LM loss on the set-aside replies %+.2f%%)", 100*drift)
+	case alpha > 1:
+		return fmt.Sprintf("carried on to %.2f of the update: LM loss on the set-aside replies %+.2f%%", alpha, 100*drift)
+	case alpha < 1:
+		return fmt.Sprintf("moved back to %.2f of the update: LM loss on the set-aside replies %+.2f%%", alpha, 100*drift)
+	}
+	return fmt.Sprintf("the whole update: LM loss on the set-aside replies %+.2f%%", 100*drift)
 }
 
 // minGuardText is the fewest set-aside replies the job's budget guard

@@ -240,6 +240,7 @@ func TestJobKilledResumes(t *testing.T) {
 		}
 		jc := smallJob(t, home, st)
 		jc.Optim.Epochs = 6
+		jc.ShrinkTo = 0.01
 		jc.Event = func(ev Event) {
 			if ev.Phase == "dpo" {
 				time.Sleep(200 * time.Millisecond) // leave the parent time to kill mid-run
@@ -251,7 +252,7 @@ func TestJobKilledResumes(t *testing.T) {
 	}
 	home := t.TempDir()
 	st := openStore(t, home)
-	seedStore(t, st, 24, 0)
+	seedStore(t, st, 40, 0) // enough for the shrink's set-aside replies
 	jc := smallJob(t, home, st)
 	// Register the base first so the active policy exists before the kill.
 	dry := jc
@@ -293,8 +294,10 @@ func TestJobKilledResumes(t *testing.T) {
 	}
 	// The next run takes the lock (the kernel released it) and resumes,
 	// with the adapter and settings the run started with (rank 4, six
-	// epochs at 2e-3, the default β), though this configuration now leaves
-	// the adapter to the model's default (rank 8) and asks for other ones.
+	// epochs at 2e-3, the default β, the update shrunk to LM loss +1% on
+	// the set-aside replies along its line from the fresh adapter), though
+	// this configuration now leaves the adapter to the model's default
+	// (rank 8) and asks for other settings.
 	jc.Gates = GateConfig{MinRewardGain: -1e9, MaxKL: 1e9, MaxLMLossIncrease: 1e9, MinLengthRatio: 1e-9, MaxLengthRatio: 1e9, Samples: 1}
 	jc.Optim.Epochs, jc.Optim.LR, jc.DPO.Beta = 3, 1e-3, 0.7
 	jc.LoRA = train.LoRAConfig{}
@@ -313,7 +316,8 @@ func TestJobKilledResumes(t *testing.T) {
 		LoRA struct {
 			Rank int `json:"rank"`
 		} `json:"lora"`
-		Settings runSettings `json:"settings"`
+		Settings runSettings        `json:"settings"`
+		Shrink   map[string]float64 `json:"shrink"`
 	}
 	if err := json.Unmarshal(act.Metrics, &pm); err != nil || pm.LoRA.Rank != 4 {
 		t.Errorf("resumed policy's adapter rank %d (%v), want the interrupted run's 4", pm.LoRA.Rank, err)
@@ -324,6 +328,9 @@ func TestJobKilledResumes(t *testing.T) {
 	}
 	if s := pm.Settings; s.Epochs != 6 || s.LR != 2e-3 || s.DPO.Beta != kind.DPO.Beta {
 		t.Errorf("resumed run's settings: %d epochs at %g, DPO β %g; want the interrupted run's 6 at 0.002, β %g", s.Epochs, s.LR, s.DPO.Beta, kind.DPO.Beta)
+	}
+	if a, d := pm.Shrink["alpha"], pm.Shrink["drift"]; pm.Settings.ShrinkTo != 0.01 || a <= 0 || a >= 1 || d > 0.01 {
+		t.Errorf("resumed run: shrink to %g, α %g, drift %g; want the interrupted run's 0.01 reached at 0 < α < 1", pm.Settings.ShrinkTo, a, d)
 	}
 	if _, err := os.Stat(ck); !os.IsNotExist(err) {
 		t.Errorf("checkpoint left after the run finished: %v", err)
@@ -468,5 +475,70 @@ func TestSetAside(t *testing.T) {
 	}
 	if !trainable("dpo", tt, tp) || !trainable("kto", tt, tp) || trainable("kto", tt[:1], nil) {
 		t.Error("trainable")
+	}
+}
+
+// TestJobShrink: with a shrink target the job moves the finished update
+// back along its line until the LM loss on the set-aside replies is up at
+// most that much, says how far, and records it with the candidate; with
+// a stretch an update well inside a loose target is carried on along its
+// line.
+func TestJobShrink(t *testing.T) {
+	for _, c := range []struct {
+		name              string
+		shrinkTo, stretch float64
+		back              bool // want α < 1 (else > 1)
+	}{
+		{"back", 0.01, 0, true},
+		{"on", 10, 1.5, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			home := t.TempDir()
+			st := openStore(t, home)
+			jc := smallJob(t, home, st)
+			seedStore(t, st, 40, 0)
+			jc.Algo = "dpo"
+			jc.Budget, jc.ShrinkTo, jc.StretchTo = -1, c.shrinkTo, c.stretch
+			jc.Gates = GateConfig{MinRewardGain: -1e9, MaxKL: 1e9, MaxLMLossIncrease: 1e9, MinLengthRatio: 1e-9, MaxLengthRatio: 1e9, Samples: 1}
+			var ev *Event
+			jc.Event = func(e Event) {
+				if e.Phase == "shrink" {
+					ev = &e
+				}
+			}
+			res, err := RunJob(ctx, jc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev == nil {
+				t.Fatal("no shrink event")
+			}
+			alpha, drift := ev.Metrics["shrink"], ev.Metrics["budget_drift"]
+			t.Logf("%s: α %.3f, drift %+.5f", ev.Message, alpha, drift)
+			switch {
+			case c.back && (alpha <= 0 || alpha >= 1):
+				t.Errorf("α %g: want the update moved back, 0 < α < 1", alpha)
+			case !c.back && alpha != c.stretch:
+				t.Errorf("α %g: want the update carried on to %g", alpha, c.stretch)
+			case drift > c.shrinkTo:
+				t.Errorf("drift %g over the target %g", drift, c.shrinkTo)
+			}
+			pols, err := st.Policies(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range pols {
+				if p.Version != res.Candidate {
+					continue
+				}
+				var m struct {
+					Shrink map[string]float64 `json:"shrink"`
+				}
+				if err := json.Unmarshal(p.Metrics, &m); err != nil || m.Shrink["alpha"] != alpha {
+					t.Errorf("candidate's metrics %s: want shrink.alpha %g (%v)", p.Metrics, alpha, err)
+				}
+			}
+		})
 	}
 }

@@ -50,6 +50,7 @@ func TestTrainExitCodes(t *testing.T) {
 		{"--epochs", "-1"},
 		{"--lora", "-1"},
 		{"--max-duration", "-1s"},
+		{"--stretch-to", "0.5"},
 	} {
 		args := append([]string{"train"}, bad...)
 		if _, stderr, code := honeAt(t, home, args...); code != exitUsage || !strings.Contains(stderr, bad[0]) {
