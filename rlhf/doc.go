@@ -52,7 +52,11 @@
 // until its LM loss on the budget's text is within the target, and
 // StretchTo carries one that ended within it on along that line (α > 1,
 // ExPO's extrapolation) to the target: on chat models KTO and DPO run to
-// their end and shrink; RLOO stops early at its budget and stretches.
+// their end and shrink (DPO stretches when it ends inside); RLOO stops
+// early at its budget and stretches. LabConfig.Cuts (and JobConfig.Cuts)
+// add to DPO's pairs each rated reply against its sentence cuts that the
+// reward model tells apart from it (cutPairs): step-level pairs on where
+// a reply should stop.
 //
 // Annotators (design.md protocol): StartAnnotator(cmd, timeout) →
 // *Annotator with Annotate(ctx, []AnnotationRequest) ([]Judgement, error)

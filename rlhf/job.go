@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,10 +99,15 @@ type JobConfig struct {
 	// ChatLabConfig, scaled to Gates.MaxLMLossIncrease; base models:
 	// off); negative = off.
 	ShrinkTo, StretchTo float64
-	Reward              RewardConfig
-	RewardOptim         Optim
-	Sampler             Sampler // RLOO's and the gates'; MaxTokens 0 = 128 on chat models, 48 otherwise
-	CheckpointEvery     int     // steps (default 10)
+	// Cuts, when positive, adds to DPO's pairs each rated reply against
+	// its sentence cuts that the reward model tells apart from it by more
+	// than this probability of approval (LabConfig.Cuts). 0 = the default
+	// (chat models: the lab's; base models: off); negative = off.
+	Cuts            float64
+	Reward          RewardConfig
+	RewardOptim     Optim
+	Sampler         Sampler // RLOO's and the gates'; MaxTokens 0 = 128 on chat models, 48 otherwise
+	CheckpointEvery int     // steps (default 10)
 	// Event receives progress: phases, steps with metrics, messages.
 	Event func(Event)
 }
@@ -268,6 +274,7 @@ type runSettings struct {
 	BudgetRetries int     `json:"budget_retries"`
 	ShrinkTo      float64 `json:"shrink_to"`
 	StretchTo     float64 `json:"stretch_to"`
+	Cuts          float64 `json:"cuts"`
 }
 
 // apply sets jc's algorithm and sampler settings and o's schedule from s.
@@ -525,7 +532,10 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	// On a chat model the budget, the shrink and the stretch are the
 	// lab's, fitted to the default gate's bound on the LM loss (5%), and
 	// scale with the bound the gate is given.
-	shrinkTo, stretchTo := jc.ShrinkTo, jc.StretchTo
+	shrinkTo, stretchTo, cuts := jc.ShrinkTo, jc.StretchTo, jc.Cuts
+	if cuts == 0 {
+		cuts = kind.Cuts
+	}
 	if ref.Chat() {
 		gate := jc.Gates.MaxLMLossIncrease
 		if gate == 0 {
@@ -561,7 +571,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		Temperature: jc.Sampler.Temperature, TopK: jc.Sampler.TopK, MaxTokens: jc.Sampler.MaxTokens,
 		LR: o.LR, Epochs: o.Epochs, Steps: o.Steps, BatchSize: o.BatchSize, MinSteps: o.MinSteps, Warmup: o.Warmup,
 		Anchor: anchor, AnchorMinProb: minProb, Budget: budget, BudgetRetries: retries,
-		ShrinkTo: shrinkTo, StretchTo: stretchTo,
+		ShrinkTo: shrinkTo, StretchTo: stretchTo, Cuts: cuts,
 	}
 	if resume != nil && resume.Settings != nil {
 		// The settings the run started with, whatever the configuration
@@ -571,7 +581,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	}
 	set.apply(&jc, &o)
 	anchor, minProb, budget, retries = set.Anchor, set.AnchorMinProb, set.Budget, set.BudgetRetries
-	shrinkTo, stretchTo = set.ShrinkTo, set.StretchTo
+	shrinkTo, stretchTo, cuts = set.ShrinkTo, set.StretchTo, set.Cuts
 
 	// The run row.
 	var run feedback.TrainingRun
@@ -681,6 +691,15 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		} else {
 			jc.emit(Event{Phase: "data", Message: fmt.Sprintf("no budget guard or shrink: %d replies to set aside, too few (need %d and enough left to train on)", len(val), minGuardText)})
 		}
+	}
+
+	if algo == "dpo" && cuts > 0 && rm != nil {
+		cp, err := cutPairs(ctx, rm, ref.Tok(), unpairedSeqs(thumbs), ref.Stops(), cuts)
+		if err != nil {
+			return fail(fmt.Errorf("train: %w", err))
+		}
+		jc.emit(Event{Phase: "data", Message: fmt.Sprintf("cuts: %d pairs of a rated reply and its cut after a sentence, told apart by the reward model", len(cp))})
+		pairs = append(slices.Clip(pairs), cp...)
 	}
 
 	// Policy update on a fresh adapter over the reference.

@@ -40,6 +40,12 @@ func smallJob(t *testing.T, home string, st *feedback.Store) JobConfig {
 // "big" rated up, one rated down), which also derives n pairs.
 func seedStore(t *testing.T, st *feedback.Store, n int, offset int) {
 	t.Helper()
+	seedStoreWith(t, st, n, offset, "She saw a big dog in the park.", "She went home and slept.")
+}
+
+// seedStoreWith is seedStore with the replies rated up and down.
+func seedStoreWith(t *testing.T, st *feedback.Store, n int, offset int, up, down string) {
+	t.Helper()
 	ctx := context.Background()
 	prompts := BuiltinPrompts()
 	for i := 0; i < n; i++ {
@@ -51,7 +57,7 @@ func seedStore(t *testing.T, st *feedback.Store, n int, offset int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for k, reply := range []string{"She saw a big dog in the park.", "She went home and slept."} {
+		for k, reply := range []string{up, down} {
 			m, err := st.AppendMessage(ctx, feedback.Message{ConversationID: c.ID, ParentID: u, Role: feedback.RoleAssistant, Content: reply})
 			if err != nil {
 				t.Fatal(err)
@@ -540,5 +546,48 @@ func TestJobShrink(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestJobCuts: with Cuts the job adds the reward model's sentence-cut
+// pairs to DPO's, says how many, and records the setting with the run.
+// The approved replies say "big" in their second sentence, so their cut
+// after the first loses it.
+func TestJobCuts(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	st := openStore(t, home)
+	jc := smallJob(t, home, st)
+	seedStoreWith(t, st, 40, 0, "She went home. She saw a big dog.", "She went home. She slept.")
+	jc.Algo, jc.Cuts = "dpo", 0.01
+	jc.Gates = GateConfig{MinRewardGain: -1e9, MaxKL: 1e9, MaxLMLossIncrease: 1e9, MinLengthRatio: 1e-9, MaxLengthRatio: 1e9, Samples: 1}
+	var msg string
+	jc.Event = func(e Event) {
+		if strings.HasPrefix(e.Message, "cuts: ") {
+			msg = e.Message
+		}
+	}
+	res, err := RunJob(ctx, jc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if _, err := fmt.Sscanf(msg, "cuts: %d pairs", &n); err != nil || n == 0 {
+		t.Fatalf("cuts message %q: want some pairs (%v)", msg, err)
+	}
+	t.Log(msg)
+	pols, err := st.Policies(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pols {
+		var m struct {
+			Settings runSettings `json:"settings"`
+		}
+		if p.Version == res.Candidate {
+			if err := json.Unmarshal(p.Metrics, &m); err != nil || m.Settings.Cuts != 0.01 {
+				t.Errorf("candidate's settings %s: want cuts 0.01 (%v)", p.Metrics, err)
+			}
+		}
 	}
 }

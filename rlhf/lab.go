@@ -73,8 +73,13 @@ type LabConfig struct {
 	Reward      RewardConfig
 	RewardOptim Optim
 	// SkipRewardModel leaves the reward model out for KTO and DPO (RLOO
-	// always needs it).
+	// always needs it, and DPO with Cuts).
 	SkipRewardModel bool
+	// Cuts, when positive, adds to DPO's pairs each rated reply against
+	// its sentence cuts (the reply stopped after one of its sentences)
+	// that the reward model tells apart from it by more than this much
+	// probability of approval (cutPairs).
+	Cuts float64
 	// Budget, when positive, bounds each policy update: once the
 	// policy's language-model loss on a validation text has risen by more
 	// than this fraction, training goes back to the last check within it
@@ -185,12 +190,12 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 	}
 	c.Sampler.MaxTokens = 128
 	// The bound on LM-loss drift, 4.5% on the validation text (4.2% for
-	// KTO, below; the issue's gate is 5% held out), is met by moving each
-	// finished update along its line (W₀ + α·ΔW) until the drift is at
-	// the target (ShrinkTo), which keeps more of what it learnt than
-	// stopping early: KTO, period rater, seed 1, stopped early 84.7%
-	// (held-out drift +4.4%), shrunk 87.6% (+4.7%). KTO and DPO run to
-	// their end and shrink (α < 1). RLOO, which samples from the policy it
+	// KTO and DPO, below; the issue's gate is 5% held out), is met by
+	// moving each finished update along its line (W₀ + α·ΔW) until the
+	// drift is at the target (ShrinkTo), which keeps more of what it
+	// learnt than stopping early: KTO, period rater, seed 1, stopped early
+	// 84.7% (held-out drift +4.4%), shrunk 87.6% (+4.7%). KTO and DPO run
+	// to their end and shrink (α < 1; DPO stretches when it ends inside). RLOO, which samples from the policy it
 	// trains and can run far past the bound, stops early at 6% (Budget,
 	// with retries); its retries left all nine of the README's RLOO cells
 	// inside 4.5% (held out +2.6% to +4.3%; period rater, seeds 1 and 2,
@@ -260,9 +265,19 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 		// on every projection, β 0.1 and 10 epochs: 81.7% and 80.3%.
 		c.Optim.LR, c.Optim.Epochs = 1e-3, 6
 		c.Anchor = 5
-		c.Budget, c.ShrinkTo = 0, 0.045
 		c.DPO.Beta, c.DPO.RPOAlpha = 1, 0.5
 		c.LoRA.Targets = []string{"o", "down"}
+		// Sentence cuts (cutPairs) the reward model tells apart from
+		// their reply by more than 0.5: replies under 15 words, seed 1,
+		// +30.2 points at +5.01% held-out drift without them, +32.7 at
+		// +4.50% with them (196 more pairs, all cut ≻ reply) — the
+		// definitions 7% → 51%, where they had reached 23%, the sums
+		// 91% → 77%. With them DPO often ends inside the bound (seed 3:
+		// +3.93%, +29.2 points), so it stretches (+31.2 at +4.41%); and
+		// stretched to 4.5% on the validation text, the period rater's
+		// seed 3 read +5.02% held out, so it goes to 4.2%, as KTO does.
+		c.Cuts = 0.5
+		c.Budget, c.ShrinkTo, c.StretchTo = 0, 0.042, 2
 	case "kto":
 		// Six epochs rather than three: with three, KTO on the period
 		// rater ran to the end well inside the budget (78.8% and 74.5%
@@ -315,12 +330,14 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 
 // LabRound is one round's figures (one JSON line with --json).
 type LabRound struct {
-	Round         int     `json:"round"`
-	Algo          string  `json:"algo"`
-	Ratings       int     `json:"ratings"`
-	Up            int     `json:"up"`
-	Down          int     `json:"down"`
-	Pairs         int     `json:"pairs"`
+	Round   int    `json:"round"`
+	Algo    string `json:"algo"`
+	Ratings int    `json:"ratings"`
+	Up      int    `json:"up"`
+	Down    int    `json:"down"`
+	Pairs   int    `json:"pairs"`
+	// CutPairs is how many of Pairs are sentence cuts (LabConfig.Cuts).
+	CutPairs      int     `json:"cut_pairs,omitempty"`
 	ApprovalBase  float64 `json:"approval_base"`
 	ApprovalTuned float64 `json:"approval_tuned"`
 	// ApprovalTunedSE is the tuned approval's standard error over the
@@ -825,7 +842,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		// Reward model on everything rated so far, checked on the base
 		// policy's held-out judgements.
 		var rm *RewardModel
-		if cfg.Algo == "rloo" || !cfg.SkipRewardModel {
+		if cfg.Algo == "rloo" || !cfg.SkipRewardModel || cfg.Algo == "dpo" && cfg.Cuts > 0 {
 			ro := cfg.RewardOptim
 			ro.Seed = cfg.Seed + uint64(round)
 			ro.OnStep = stepHook(cfg.OnStep, "reward")
@@ -841,6 +858,14 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 			}
 			lr.RewardModel = &ev
 			res.RewardModel = &ev
+		}
+		if cfg.Algo == "dpo" && cfg.Cuts > 0 {
+			cp, err := cutPairs(ctx, rm, tok, unpairedSeqs(thumbs), cfg.Sampler.Stop, cfg.Cuts)
+			if err != nil {
+				return nil, fmt.Errorf("lab: round %d: %w", round, err)
+			}
+			pairs = append(slices.Clip(pairs), cp...)
+			lr.Pairs, lr.CutPairs = len(pairs), len(cp)
 		}
 		// A fresh adapter on the base each round, trained on all the data.
 		policy, err = NewPolicy(base, cfg.LoRA, cfg.Seed+uint64(round))

@@ -39,12 +39,13 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	lmSamples := fs.Int("lm-samples", 8, "base replies per prompt in the LM-loss texts (held-out drift and the budget's validation)")
 	lr := fs.Float64("lr", 0, "policy learning rate (default: the algorithm's; chat models have their own)")
 	beta := fs.Float64("beta", 0, "KL coefficient β of KTO, DPO or RLOO (default 0.1; on chat models 1 for DPO, 0.3 for RLOO)")
-	shrinkTo := fs.Float64("shrink-to", -1, "after each update, move it back along the line from the policy before it until LM loss on the budget's validation text is up at most this fraction (with --budget 0 the update first runs to its end; default on chat models 0.045, 0.042 for KTO, off otherwise; 0 = off)")
-	stretchTo := fs.Float64("stretch-to", -1, "an update that ended within --shrink-to goes on along its line, up to this multiple of itself, while the validation text's drift stays within --shrink-to (ExPO's extrapolation; default 2 for RLOO on chat models, off otherwise; 1 = off)")
+	shrinkTo := fs.Float64("shrink-to", -1, "after each update, move it back along the line from the policy before it until LM loss on the budget's validation text is up at most this fraction (with --budget 0 the update first runs to its end; default on chat models 0.045, 0.042 for KTO and DPO, off otherwise; 0 = off)")
+	stretchTo := fs.Float64("stretch-to", -1, "an update that ended within --shrink-to goes on along its line, up to this multiple of itself, while the validation text's drift stays within --shrink-to (ExPO's extrapolation; default 2 for RLOO and DPO on chat models, off otherwise; 1 = off)")
 	budgetRetries := fs.Int("budget-retries", -1, "failed budget checks an update goes back from and on at half the step before it stops (default: the configuration's)")
 	budget := fs.Float64("budget", -1, "bound each update: once LM loss on a set-aside validation text is up this fraction, roll it back, go on at half the step up to --budget-retries times, then stop (default 0.06 for RLOO on chat models, which then moves along its line to --shrink-to, off otherwise; 0 = off)")
 	anchor := fs.Float64("anchor", -1, "weight of the KL to the base on the base's own sampled replies in every policy step (default: 5 for DPO, 1 for KTO and RLOO on chat models, off otherwise; 0 = off)")
 	anchorMin := fs.Float64("anchor-min-prob", -1, "anchor only the positions where the base gave its sampled token at least this probability (default 0.5 for chat models; 0 = every position)")
+	cuts := fs.Float64("cuts", -1, "DPO: add pairs of each rated reply and its sentence cuts (the reply stopped after one of its sentences) that the reward model tells apart by more than this probability of approval (default 0.5 on chat models, off otherwise; 0 = off)")
 	desW := fs.Float64("desirable-weight", 0, "KTO: weight λ_D of approved replies (TRL's desirable_weight; 0 = balanced with --undesirable-weight from the up/down counts, as the KTO paper recommends)")
 	undW := fs.Float64("undesirable-weight", 0, "KTO: weight λ_U of rejected replies (TRL's undesirable_weight; 0 = balanced)")
 	rpo := fs.Float64("rpo-alpha", -1, "DPO: weight of the NLL term on chosen replies (TRL's rpo_alpha; default 0.5 on chat models, 0 otherwise)")
@@ -55,7 +56,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	rlooReward := fs.String("rloo-reward", "", "RLOO: reward a reply by the reward model's probability of approval (prob) or its raw score (score, as TRL) (default: prob on chat models, score otherwise)")
 	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--eval-prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--shrink-to F] [--stretch-to A] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--lora-rank R] [--lora-targets L] [--rloo-k K] [--rloo-prompts N] [--rloo-reward prob|score] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
+		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--eval-prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--shrink-to F] [--stretch-to A] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--cuts M] [--lora-rank R] [--lora-targets L] [--rloo-k K] [--rloo-prompts N] [--rloo-reward prob|score] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -99,7 +100,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if set["stretch-to"] && *stretchTo < 1 {
 		return usageError("lab: --stretch-to %g: want 1 (off) or more", *stretchTo)
 	}
-	for name, v := range map[string]float64{"budget": *budget, "shrink-to": *shrinkTo, "anchor": *anchor, "anchor-min-prob": *anchorMin, "rpo-alpha": *rpo} {
+	for name, v := range map[string]float64{"budget": *budget, "shrink-to": *shrinkTo, "anchor": *anchor, "anchor-min-prob": *anchorMin, "rpo-alpha": *rpo, "cuts": *cuts} {
 		if set[name] && v < 0 {
 			return usageError("lab: --%s %g: must not be negative", name, v)
 		}
@@ -109,6 +110,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	}
 	if *anchorMin > 1 {
 		return usageError("lab: --anchor-min-prob %g: a probability, at most 1", *anchorMin)
+	}
+	if *cuts >= 1 {
+		return usageError("lab: --cuts %g: a difference of probabilities, below 1", *cuts)
 	}
 	if *rlooK < 0 || *rlooK == 1 {
 		return usageError("lab: --rloo-k %d: needs at least 2 replies per prompt (the others are each one's baseline)", *rlooK)
@@ -232,6 +236,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if *anchorMin >= 0 {
 		cfg.AnchorMinProb = *anchorMin
 	}
+	if *cuts >= 0 {
+		cfg.Cuts = *cuts
+	}
 	if *beta > 0 {
 		cfg.KTO.Beta, cfg.DPO.Beta, cfg.RLOO.Beta = *beta, *beta, *beta
 	}
@@ -272,8 +279,12 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		if r.BudgetDrift != 0 {
 			onBudget += fmt.Sprintf(" (budget text %+.1f%%)", 100*r.BudgetDrift)
 		}
-		fmt.Fprintf(e.stdout, "round %d: %d ratings (%d 👍 %d 👎, %d pairs)  approval %.1f%% → %.1f%% ± %.1f  KL %.2f nats  LM loss %+.1f%% ± %.1f%s%s\n",
-			r.Round, r.Ratings, r.Up, r.Down, r.Pairs, 100*r.ApprovalBase, 100*r.ApprovalTuned, 100*r.ApprovalTunedSE, r.KL, 100*r.LMLossDrift, 100*r.LMLossDriftSE, onBudget, stop)
+		pairs := fmt.Sprint(r.Pairs, " pairs")
+		if r.CutPairs > 0 {
+			pairs += fmt.Sprintf(", %d of them sentence cuts", r.CutPairs)
+		}
+		fmt.Fprintf(e.stdout, "round %d: %d ratings (%d 👍 %d 👎, %s)  approval %.1f%% → %.1f%% ± %.1f  KL %.2f nats  LM loss %+.1f%% ± %.1f%s%s\n",
+			r.Round, r.Ratings, r.Up, r.Down, pairs, 100*r.ApprovalBase, 100*r.ApprovalTuned, 100*r.ApprovalTunedSE, r.KL, 100*r.LMLossDrift, 100*r.LMLossDriftSE, onBudget, stop)
 	}
 	if term {
 		cfg.OnStep = func(phase string, step, total int, m rlhf.Metrics) {

@@ -36,11 +36,12 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 	fs.Float64Var(&jc.Anchor, "anchor", 0, "weight of the KL to the active policy on its own stored replies in every step (default: the lab's for chat models, off otherwise; negative = off)")
 	fs.IntVar(&jc.BudgetRetries, "budget-retries", 0, "failed budget checks the update goes back from and on at half the step before it stops (default: the lab's for chat models; negative = none)")
 	fs.Float64Var(&jc.Budget, "budget", 0, "bound the update: once LM loss on set-aside replies is up this fraction, roll it back, go on at half the step up to --budget-retries times, then stop (default: the lab's for chat models — off for KTO and DPO, 1.2 × --max-lm-loss-increase for RLOO — off otherwise; negative = off)")
-	fs.Float64Var(&jc.ShrinkTo, "shrink-to", 0, "after the update, move it back along its line from the active policy until LM loss on set-aside replies is up at most this fraction (default: the lab's for chat models, 0.9 × --max-lm-loss-increase, 0.84 × for KTO; off otherwise; negative = off)")
-	fs.Float64Var(&jc.StretchTo, "stretch-to", 0, "an update that ended within --shrink-to goes on along its line, up to this multiple of itself, until it reaches it (ExPO's extrapolation; default: 2 for RLOO on chat models, off otherwise; 1 = off)")
+	fs.Float64Var(&jc.ShrinkTo, "shrink-to", 0, "after the update, move it back along its line from the active policy until LM loss on set-aside replies is up at most this fraction (default: the lab's for chat models, 0.9 × --max-lm-loss-increase, 0.84 × for KTO and DPO; off otherwise; negative = off)")
+	fs.Float64Var(&jc.StretchTo, "stretch-to", 0, "an update that ended within --shrink-to goes on along its line, up to this multiple of itself, until it reaches it (ExPO's extrapolation; default: 2 for RLOO and DPO on chat models, off otherwise; 1 = off)")
+	fs.Float64Var(&jc.Cuts, "cuts", 0, "DPO: add pairs of each rated reply and its sentence cuts that the reward model tells apart by more than this probability of approval (default: the lab's for chat models, 0.5; off otherwise; negative = off)")
 	fs.IntVar(&jc.LoRA.Rank, "lora", 0, "LoRA rank of the policy update, alpha = 2×rank (default: the algorithm's for the active policy's kind of model: 8, or 32 for KTO and RLOO on chat models)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: hone train [--algo auto|kto|dpo|rloo] [--json] [--dry-run] [--max-duration D] [-m BASE_MODEL] [--lr X] [--epochs E] [--lora R] [--anchor W] [--budget F] [--budget-retries N] [--shrink-to F] [--stretch-to A]")
+		fmt.Fprintln(e.stderr, "usage: hone train [--algo auto|kto|dpo|rloo] [--json] [--dry-run] [--max-duration D] [-m BASE_MODEL] [--lr X] [--epochs E] [--lora R] [--anchor W] [--budget F] [--budget-retries N] [--shrink-to F] [--stretch-to A] [--cuts M]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -66,6 +67,10 @@ func runTrain(ctx context.Context, e *env, args []string) error {
 				bad = usageError("train: --epochs %d must be positive", *epochs)
 			}
 			jc.Epochs = *epochs
+		case "cuts":
+			if jc.Cuts >= 1 {
+				bad = usageError("train: --cuts %g: a difference of probabilities, below 1", jc.Cuts)
+			}
 		case "stretch-to":
 			if jc.StretchTo < 1 {
 				bad = usageError("train: --stretch-to %g: want 1 (off) or more", jc.StretchTo)

@@ -51,6 +51,7 @@ func TestTrainExitCodes(t *testing.T) {
 		{"--lora", "-1"},
 		{"--max-duration", "-1s"},
 		{"--stretch-to", "0.5"},
+		{"--cuts", "1.5"},
 	} {
 		args := append([]string{"train"}, bad...)
 		if _, stderr, code := honeAt(t, home, args...); code != exitUsage || !strings.Contains(stderr, bad[0]) {
@@ -200,6 +201,7 @@ func TestLabCommandJSON(t *testing.T) {
 		{"--shrink-to", "-0.1"},
 		{"--stretch-to", "0.5"},
 		{"--rpo-alpha", "-1"},
+		{"--cuts", "1"},
 		{"--desirable-weight", "-1"},
 		{"--undesirable-weight", "-0.5"},
 		{"--rloo-k", "1"},

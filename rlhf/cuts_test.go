@@ -1,0 +1,119 @@
+package rlhf
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// cutVocab decodes id 1 as ".", 2 as "!", 3 as "?", 9 as the stop token
+// and any other id as a word.
+type cutVocab struct{}
+
+func (cutVocab) Decode(ids []int) string {
+	var b strings.Builder
+	for _, id := range ids {
+		switch id {
+		case 1:
+			b.WriteString(".")
+		case 2:
+			b.WriteString("!")
+		case 3:
+			b.WriteString("?")
+		case 9:
+			b.WriteString("</s>")
+		default:
+			fmt.Fprintf(&b, " w%d", id)
+		}
+	}
+	return b.String()
+}
+
+// lenRater scores a completion +4 when it has at most n tokens (long:
+// more than n), else −4.
+type lenRater struct {
+	n    int
+	long bool
+}
+
+func (r lenRater) Scores(_ context.Context, seqs []Seq) ([]float64, error) {
+	out := make([]float64, len(seqs))
+	for i, s := range seqs {
+		out[i] = -4
+		if (len(s.Completion) <= r.n) != r.long {
+			out[i] = 4
+		}
+	}
+	return out, nil
+}
+
+// cutPairs cuts each reply that ended on a stop token after each
+// sentence but its last, ends the cut with that stop token, and pairs it
+// with the reply when the reward model tells them apart by more than the
+// margin, in the direction the model prefers.
+func TestCutPairs(t *testing.T) {
+	p := []int{0, 5}
+	for _, c := range []struct {
+		name    string
+		replies [][]int
+		rater   lenRater
+		margin  float64
+		want    []Pair
+	}{
+		{
+			name:    "cuts chosen over the long reply",
+			replies: [][]int{{10, 11, 1, 12, 2, 13, 1, 9}},
+			rater:   lenRater{n: 4},
+			margin:  0.5,
+			// Cuts after "." (4 tokens with the stop) and after "!" (6: too long).
+			want: []Pair{{Prompt: p, Chosen: []int{10, 11, 1, 9}, Rejected: []int{10, 11, 1, 12, 2, 13, 1, 9}}},
+		},
+		{
+			name:    "the whole reply chosen over its cuts",
+			replies: [][]int{{10, 1, 11, 3, 12, 1, 9}},
+			rater:   lenRater{n: 5, long: true},
+			margin:  0.5,
+			want: []Pair{
+				{Prompt: p, Chosen: []int{10, 1, 11, 3, 12, 1, 9}, Rejected: []int{10, 1, 9}},
+				{Prompt: p, Chosen: []int{10, 1, 11, 3, 12, 1, 9}, Rejected: []int{10, 1, 11, 3, 9}},
+			},
+		},
+		{
+			name:    "judged alike",
+			replies: [][]int{{10, 1, 11, 3, 12, 1, 9}},
+			rater:   lenRater{n: 0},
+			margin:  0.5,
+		},
+		{
+			name:    "no cut inside a run of punctuation, none without the stop token",
+			replies: [][]int{{10, 1, 2, 11, 1, 9}, {10, 1, 11, 1, 12}},
+			rater:   lenRater{n: 4},
+			margin:  0.5,
+			want:    []Pair{{Prompt: p, Chosen: []int{10, 1, 2, 9}, Rejected: []int{10, 1, 2, 11, 1, 9}}},
+		},
+		{
+			name:    "margin too wide",
+			replies: [][]int{{10, 11, 1, 12, 2, 13, 1, 9}},
+			rater:   lenRater{n: 4},
+			margin:  0.9999,
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var rs []Seq
+			for _, r := range c.replies {
+				rs = append(rs, Seq{Prompt: p, Completion: r})
+			}
+			got, err := cutPairs(context.Background(), c.rater, cutVocab{}, rs, []int{9}, c.margin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.EqualFunc(got, c.want, func(a, b Pair) bool {
+				return slices.Equal(a.Prompt, b.Prompt) && slices.Equal(a.Chosen, b.Chosen) && slices.Equal(a.Rejected, b.Rejected)
+			}) {
+				t.Errorf("pairs %v, want %v", got, c.want)
+			}
+		})
+	}
+}
