@@ -164,9 +164,10 @@ func DefaultJobConfig() JobConfig {
 // anchor, budget, shrink and reply length the job uses for algo by
 // default. On a chat model these are ChatLabConfig's, measured on the
 // default model with the anchor, the budget guard and the shrink, which
-// the job has too. On a base model they are the lab's base-model ones with smaller steps, a half
-// for KTO and a quarter for DPO: a real user's data is noisier than a
-// rule annotator's, and a run the gates reject costs a night. (Base
+// the job has too. On a base model they are the lab's base-model ones
+// with smaller steps, a half for KTO and a quarter for DPO: a real
+// user's data is noisier than a rule annotator's, and a run the gates
+// reject costs a night. (Base
 // models have no budget guard, and DPO there moves far per step: with
 // every 👍 paired with every 👎 to the same prompt, 1,000 ratings of
 // stories260K gave 519 pairs where siblings alone gave 117; 5e-4 for 3

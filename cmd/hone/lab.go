@@ -54,7 +54,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	rlooK := fs.Int("rloo-k", 0, "RLOO: replies sampled per prompt (TRL's rloo_k; default 4)")
 	rlooPrompts := fs.Int("rloo-prompts", 0, "RLOO: prompts per step (default 8)")
 	rlooReward := fs.String("rloo-reward", "", "RLOO: reward a reply by the reward model's probability of approval (prob) or its raw score (score, as TRL) (default: prob on chat models, score otherwise)")
-	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo)")
+	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo, and for dpo with --cuts, which it judges)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--eval-prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--shrink-to F] [--stretch-to A] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--cuts M] [--lora-rank R] [--lora-targets L] [--rloo-k K] [--rloo-prompts N] [--rloo-reward prob|score] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
 		fs.PrintDefaults()
