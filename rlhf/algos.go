@@ -465,10 +465,7 @@ func TrainKTO(ctx context.Context, policy, ref *train.Model, data []Unpaired, cf
 		}
 		cfg.DesirableWeight, cfg.UndesirableWeight = KTOWeights(nD, len(data)-nD)
 	}
-	seqs := make([]Seq, len(data))
-	for i, d := range data {
-		seqs[i] = d.Seq
-	}
+	seqs := unpairedSeqs(data)
 	refLP, err := seqLogProbs(ctx, ref, seqs)
 	if err != nil {
 		return nil, fmt.Errorf("kto: reference log-probs: %w", err)

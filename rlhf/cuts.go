@@ -40,16 +40,19 @@ type scorer interface {
 func cutPairs(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop []int, margin float64) ([]Pair, error) {
 	var cuts, whole []Seq
 	var from []int // cuts[j] is a cut of whole[from[j]]
-	ends := func(id int) bool { return strings.ContainsAny(tok.Decode([]int{id}), ".?!") }
 	for _, r := range replies {
 		c := r.Completion
 		if len(c) < 3 || !slices.Contains(stop, c[len(c)-1]) {
 			continue
 		}
+		ends := make([]bool, len(c)-1) // each token decoded once
+		for k, id := range c[:len(c)-1] {
+			ends[k] = strings.ContainsAny(tok.Decode([]int{id}), ".?!")
+		}
 		w := len(whole)
-		whole = append(whole, Seq{Prompt: r.Prompt, Completion: c})
+		whole = append(whole, r)
 		for k := 0; k < len(c)-2; k++ {
-			if ends(c[k]) && !ends(c[k+1]) {
+			if ends[k] && !ends[k+1] {
 				cut := append(slices.Clone(c[:k+1]), c[len(c)-1])
 				cuts = append(cuts, Seq{Prompt: r.Prompt, Completion: cut})
 				from = append(from, w)
