@@ -86,6 +86,13 @@ type Optim struct {
 	// The anchor there is the whole next-token distribution's KL, so it
 	// holds those positions without sharpening them.
 	AnchorMinProb float64
+	// AnchorAt, when set, has one entry per token of each Anchor
+	// sequence's completion and overrides AnchorMinProb at the position
+	// that predicts it: +1 anchors it whatever the reference's
+	// probability, −1 leaves it free, 0 follows AnchorMinProb
+	// (cutAnchors: the decisions to stop or go on that the ratings are
+	// about go free, the others are held).
+	AnchorAt [][]int8
 }
 
 // errOverBudget stops a training loop at a failed Guard check; the loop
@@ -249,7 +256,20 @@ func (s *stepper) anchorStep(ctx context.Context, ref *train.Model, step int, m 
 		}
 		cot := train.Cotangent{TokenKL: make([]float32, len(bt.Targets)), Ref: ref}
 		for i, t := range bt.Targets {
-			if t < 0 || refLP[i] < minLogp {
+			if t < 0 {
+				continue
+			}
+			hold := refLP[i] >= minLogp
+			if s.o.AnchorAt != nil {
+				// Row r's completion starts at Lens[r] − its length.
+				r := i / bt.T
+				j := b[idx[r]]
+				at := s.o.AnchorAt[j]
+				if c := i%bt.T + 1 - (bt.Lens[r] - len(s.o.Anchor[j].Completion)); c >= 0 && c < len(at) && at[c] != 0 {
+					hold = at[c] > 0
+				}
+			}
+			if !hold {
 				continue
 			}
 			kl += float64(tk[i])

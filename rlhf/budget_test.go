@@ -302,3 +302,69 @@ func TestAnchorZeroAtReference(t *testing.T) {
 		t.Errorf("moved policy: gradient norm %v, anchor/kl %v; want both positive", n, m["anchor/kl"])
 	}
 }
+
+// AnchorAt overrides AnchorMinProb position by position: −1 everywhere
+// frees every position (no pull, nothing measured), +1 everywhere holds
+// every position as AnchorMinProb 0 does, whatever AnchorMinProb says.
+func TestAnchorAt(t *testing.T) {
+	ctx := context.Background()
+	base := tinyBase(t, 50)
+	seqs := tinySeqs(12, 51)
+	p, err := NewPolicy(base, train.LoRAConfig{Rank: 2, Alpha: 4}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := p.Trainable()
+	r := rand.New(rand.NewPCG(52, 1))
+	for i := range ps.Params {
+		ps.Params[i] += float32(r.NormFloat64() * 0.5)
+	}
+	at := func(v int8) [][]int8 {
+		out := make([][]int8, len(seqs))
+		for i, s := range seqs {
+			out[i] = make([]int8, len(s.Completion))
+			for j := range out[i] {
+				out[i][j] = v
+			}
+		}
+		return out
+	}
+	run := func(minProb float64, anchorAt [][]int8) (float64, float64) {
+		clear(ps.Grads)
+		st := newStepper(p, Optim{BatchSize: 8, Seed: 3, Anchor: seqs, AnchorCoef: 1, AnchorMinProb: minProb, AnchorAt: anchorAt}.withDefaults(), 4)
+		m := Metrics{}
+		if err := st.anchorStep(ctx, base, 0, m); err != nil {
+			t.Fatal(err)
+		}
+		return float64(train.GradNorm(ps.Grads)), m["anchor/kl"]
+	}
+	if n, kl := run(0, at(-1)); n != 0 || kl != 0 {
+		t.Errorf("every position free: gradient norm %v, anchor/kl %v; want 0", n, kl)
+	}
+	n0, kl0 := run(0, nil)
+	n1, kl1 := run(0.999999, at(1))
+	if kl0 <= 0 || n1 != n0 || kl1 != kl0 {
+		t.Errorf("every position held: gradient norm %v, anchor/kl %v; want those of min prob 0: %v, %v", n1, kl1, n0, kl0)
+	}
+	if n, kl := run(0.999999, nil); kl >= kl0 {
+		t.Errorf("min prob 0.999999 without AnchorAt: anchor/kl %v (gradient norm %v); want less than every position's %v", kl, n, kl0)
+	}
+}
+
+// cutAnchors frees the decision after a sentence where the reward model
+// tells the cut and the reply apart, and holds it where it does not.
+func TestCutAnchors(t *testing.T) {
+	p := []int{0, 5}
+	replies := []Seq{
+		{Prompt: p, Completion: []int{10, 11, 1, 12, 2, 13, 1, 9}}, // cut after "." short (apart), after "!" long (alike)
+		{Prompt: p, Completion: []int{10, 9}},
+	}
+	got, err := cutAnchors(context.Background(), lenRater{n: 4}, cutVocab{}, replies, []int{9}, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]int8{{0, 0, 0, -1, 0, 1, 0, 0}, nil}
+	if len(got) != 2 || !slices.Equal(got[0], want[0]) || got[1] != nil {
+		t.Errorf("anchor overrides %v, want %v", got, want)
+	}
+}

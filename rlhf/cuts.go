@@ -3,6 +3,7 @@ package rlhf
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -32,15 +33,30 @@ type scorer interface {
 	Scores(ctx context.Context, seqs []Seq) ([]float64, error)
 }
 
-// cutPairs returns the pairs between each reply in replies (one that
-// ended on a token in stop) and its cuts that rm judges apart by more
-// than margin (probability of approval), a reply's cuts in order, the replies
-// in theirs. A cut ends after a token whose text holds '.', '?' or '!'
-// when the next token's does not, before the reply's last sentence.
-func cutPairs(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop []int, margin float64) ([]Pair, error) {
-	var cuts, whole []Seq
-	var from []int // cuts[j] is a cut of whole[from[j]]
-	for _, r := range replies {
+// judgedCut is a rated reply's cut after one of its sentences, with the
+// reward model's probability of approval of the cut and of the reply.
+type judgedCut struct {
+	whole      Seq
+	reply      int // whole is replies[reply]
+	at         int // the cut keeps whole.Completion[:at+1], then its stop token
+	pCut, pAll float64
+}
+
+// seq is the cut as a reply: the sentences it keeps and the stop token.
+func (c judgedCut) seq() Seq {
+	w := c.whole.Completion
+	return Seq{Prompt: c.whole.Prompt, Completion: append(slices.Clone(w[:c.at+1]), w[len(w)-1])}
+}
+
+// judgeCuts cuts each reply in replies (one that ended on a token in
+// stop) after each of its sentences but the last and has rm score the
+// cuts and the replies cut: a reply's cuts in order, the replies in
+// theirs. A cut ends after a token whose text holds '.', '?' or '!' when
+// the next token's does not.
+func judgeCuts(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop []int) ([]judgedCut, error) {
+	var cuts []judgedCut
+	var cutSeqs []Seq
+	for i, r := range replies {
 		c := r.Completion
 		if len(c) < 3 || !slices.Contains(stop, c[len(c)-1]) {
 			continue
@@ -49,39 +65,100 @@ func cutPairs(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop [
 		for k, id := range c[:len(c)-1] {
 			ends[k] = strings.ContainsAny(tok.Decode([]int{id}), ".?!")
 		}
-		w := len(whole)
-		whole = append(whole, r)
 		for k := 0; k < len(c)-2; k++ {
 			if ends[k] && !ends[k+1] {
-				cut := append(slices.Clone(c[:k+1]), c[len(c)-1])
-				cuts = append(cuts, Seq{Prompt: r.Prompt, Completion: cut})
-				from = append(from, w)
+				cuts = append(cuts, judgedCut{whole: r, reply: i, at: k})
+				cutSeqs = append(cutSeqs, cuts[len(cuts)-1].seq())
 			}
 		}
 	}
 	if len(cuts) == 0 {
 		return nil, nil
 	}
-	sc, err := rm.Scores(ctx, cuts)
+	sc, err := rm.Scores(ctx, cutSeqs)
 	if err != nil {
 		return nil, fmt.Errorf("cuts: %w", err)
+	}
+	// The replies that were cut, scored once each.
+	var whole []Seq
+	at := make(map[int]int)
+	for _, c := range cuts {
+		if _, ok := at[c.reply]; !ok {
+			at[c.reply] = len(whole)
+			whole = append(whole, c.whole)
+		}
 	}
 	sw, err := rm.Scores(ctx, whole)
 	if err != nil {
 		return nil, fmt.Errorf("cuts: %w", err)
 	}
+	for j := range cuts {
+		cuts[j].pCut, cuts[j].pAll = sigmoid(sc[j]), sigmoid(sw[at[cuts[j].reply]])
+	}
+	return cuts, nil
+}
+
+// cutPairs returns the pairs between each reply in replies and its cuts
+// (judgeCuts) that rm judges apart by more than margin (probability of
+// approval), the better of the two chosen.
+func cutPairs(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop []int, margin float64) ([]Pair, error) {
+	cuts, err := judgeCuts(ctx, rm, tok, replies, stop)
+	if err != nil {
+		return nil, err
+	}
 	var out []Pair
-	for j, cut := range cuts {
-		w := whole[from[j]]
-		pc, pw := sigmoid(sc[j]), sigmoid(sw[from[j]])
+	for _, c := range cuts {
+		cut, w := c.seq(), c.whole
 		switch {
-		case pc-pw > margin:
+		case c.pCut-c.pAll > margin:
 			out = append(out, Pair{Prompt: cut.Prompt, Chosen: cut.Completion, Rejected: w.Completion})
-		case pw-pc > margin:
+		case c.pAll-c.pCut > margin:
 			out = append(out, Pair{Prompt: cut.Prompt, Chosen: w.Completion, Rejected: cut.Completion})
 		}
 	}
 	return out, nil
+}
+
+// cutAnchors returns Optim.AnchorAt for the anchor's replies: at each
+// cut of a reply (judgeCuts), the decision to stop there or go on — the
+// position that predicts the token after the cut — goes free (−1) when
+// rm tells the cut and the reply apart by more than margin, and is held
+// (+1) when it does not: there the rater does not care whether the reply
+// goes on, and a policy that stopped more often anyway would spend LM
+// loss on the reference's replies for nothing. Every other position
+// follows AnchorMinProb.
+func cutAnchors(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop []int, margin float64) ([][]int8, error) {
+	cuts, err := judgeCuts(ctx, rm, tok, replies, stop)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]int8, len(replies))
+	for _, c := range cuts {
+		if out[c.reply] == nil {
+			out[c.reply] = make([]int8, len(replies[c.reply].Completion))
+		}
+		v := int8(1)
+		if math.Abs(c.pCut-c.pAll) > margin {
+			v = -1
+		}
+		out[c.reply][c.at+1] = v
+	}
+	return out, nil
+}
+
+// countAnchorAt counts the positions AnchorAt frees and holds.
+func countAnchorAt(at [][]int8) (freed, held int) {
+	for _, a := range at {
+		for _, v := range a {
+			switch {
+			case v < 0:
+				freed++
+			case v > 0:
+				held++
+			}
+		}
+	}
+	return freed, held
 }
 
 // unpairedSeqs is the sequences of xs.

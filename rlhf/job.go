@@ -101,7 +101,8 @@ type JobConfig struct {
 	ShrinkTo, StretchTo float64
 	// Cuts, when positive, adds to DPO's pairs each rated reply against
 	// its sentence cuts that the reward model tells apart from it by more
-	// than this probability of approval (LabConfig.Cuts). 0 = the default
+	// than this probability of approval, and has the anchor free those
+	// decisions to stop and hold the others (LabConfig.Cuts). 0 = the default
 	// (chat models: the lab's; base models: off); negative = off.
 	Cuts            float64
 	Reward          RewardConfig
@@ -719,6 +720,13 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		// The stored replies in the window are the reference's own
 		// (the chat samples from the active policy).
 		o.Anchor, o.AnchorCoef, o.AnchorMinProb = distinctReplies(thumbs, pairs), anchor, minProb
+		if algo == "dpo" && cuts > 0 && rm != nil {
+			if o.AnchorAt, err = cutAnchors(ctx, rm, ref.Tok(), o.Anchor, ref.Stops(), cuts); err != nil {
+				return fail(fmt.Errorf("train: anchor: %w", err))
+			}
+			freed, held := countAnchorAt(o.AnchorAt)
+			jc.emit(Event{Phase: "data", Message: fmt.Sprintf("cuts: the anchor frees %d decisions to stop or go on after a sentence that the reward model judges to matter, and holds %d it judges not to", freed, held)})
+		}
 	}
 	var guardBase float64
 	if len(guardText) > 0 {

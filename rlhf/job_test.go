@@ -559,11 +559,14 @@ func TestJobCuts(t *testing.T) {
 	st := openStore(t, home)
 	jc := smallJob(t, home, st)
 	seedStoreWith(t, st, 40, 0, "She went home. She saw a big dog.", "She went home. She slept.")
-	jc.Algo, jc.Cuts = "dpo", 0.01
+	jc.Algo, jc.Cuts, jc.Anchor = "dpo", 0.01, 1
 	jc.Gates = GateConfig{MinRewardGain: -1e9, MaxKL: 1e9, MaxLMLossIncrease: 1e9, MinLengthRatio: 1e-9, MaxLengthRatio: 1e9, Samples: 1}
-	var msg string
+	var msg, anchor string
 	jc.Event = func(e Event) {
-		if strings.HasPrefix(e.Message, "cuts: ") {
+		switch {
+		case strings.HasPrefix(e.Message, "cuts: the anchor"):
+			anchor = e.Message
+		case strings.HasPrefix(e.Message, "cuts: "):
 			msg = e.Message
 		}
 	}
@@ -571,11 +574,21 @@ func TestJobCuts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n int
+	var n, freed, held int
 	if _, err := fmt.Sscanf(msg, "cuts: %d pairs", &n); err != nil || n == 0 {
 		t.Fatalf("cuts message %q: want some pairs (%v)", msg, err)
 	}
-	t.Log(msg)
+	// The anchor's replies are the rated ones: the decisions the pairs
+	// are about go free.
+	if _, err := fmt.Sscanf(anchor, "cuts: the anchor frees %d decisions", &freed); err != nil || freed == 0 {
+		t.Errorf("anchor message %q: want some decisions freed (%v)", anchor, err)
+	}
+	if i := strings.Index(anchor, "holds "); i < 0 {
+		t.Errorf("anchor message %q: want the decisions held", anchor)
+	} else if _, err := fmt.Sscanf(anchor[i:], "holds %d", &held); err != nil {
+		t.Errorf("anchor message %q: %v", anchor, err)
+	}
+	t.Log(msg, "; ", anchor)
 	pols, err := st.Policies(ctx)
 	if err != nil {
 		t.Fatal(err)

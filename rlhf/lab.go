@@ -78,7 +78,9 @@ type LabConfig struct {
 	// Cuts, when positive, adds to DPO's pairs each rated reply against
 	// its sentence cuts (the reply stopped after one of its sentences)
 	// that the reward model tells apart from it by more than this much
-	// probability of approval (cutPairs).
+	// probability of approval (cutPairs), and has the anchor free those
+	// decisions to stop or go on in the base's replies and hold the ones
+	// the reward model judges alike (cutAnchors).
 	Cuts float64
 	// Budget, when positive, bounds each policy update: once the
 	// policy's language-model loss on a validation text has risen by more
@@ -337,9 +339,14 @@ type LabRound struct {
 	Down    int    `json:"down"`
 	Pairs   int    `json:"pairs"`
 	// CutPairs is how many of Pairs are sentence cuts (LabConfig.Cuts).
-	CutPairs      int     `json:"cut_pairs,omitempty"`
-	ApprovalBase  float64 `json:"approval_base"`
-	ApprovalTuned float64 `json:"approval_tuned"`
+	CutPairs int `json:"cut_pairs,omitempty"`
+	// FreedDecisions and HeldDecisions count the anchor's decisions to
+	// stop or go on after a sentence that the cuts free and hold
+	// (cutAnchors).
+	FreedDecisions int     `json:"freed_decisions,omitempty"`
+	HeldDecisions  int     `json:"held_decisions,omitempty"`
+	ApprovalBase   float64 `json:"approval_base"`
+	ApprovalTuned  float64 `json:"approval_tuned"`
 	// ApprovalTunedSE is the tuned approval's standard error over the
 	// held-out prompts.
 	ApprovalTunedSE float64 `json:"approval_tuned_se"`
@@ -842,7 +849,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		// Reward model on everything rated so far, checked on the base
 		// policy's held-out judgements.
 		var rm *RewardModel
-		if cfg.Algo == "rloo" || !cfg.SkipRewardModel || cfg.Algo == "dpo" && cfg.Cuts > 0 {
+		if cfg.Algo == "rloo" || !cfg.SkipRewardModel || cfg.Cuts > 0 {
 			ro := cfg.RewardOptim
 			ro.Seed = cfg.Seed + uint64(round)
 			ro.OnStep = stepHook(cfg.OnStep, "reward")
@@ -881,6 +888,12 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		o.OnStep = stepHook(cfg.OnStep, cfg.Algo)
 		if cfg.Anchor > 0 {
 			o.Anchor, o.AnchorCoef, o.AnchorMinProb = anchorText, cfg.Anchor, cfg.AnchorMinProb
+			if cfg.Algo == "dpo" && cfg.Cuts > 0 {
+				if o.AnchorAt, err = cutAnchors(ctx, rm, tok, anchorText, cfg.Sampler.Stop, cfg.Cuts); err != nil {
+					return nil, fmt.Errorf("lab: round %d: %w", round, err)
+				}
+				lr.FreedDecisions, lr.HeldDecisions = countAnchorAt(o.AnchorAt)
+			}
 		}
 		if len(guardText.seqs) > 0 && cfg.Budget > 0 {
 			o.GuardRetries = cfg.BudgetRetries

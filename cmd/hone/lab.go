@@ -45,7 +45,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	budget := fs.Float64("budget", -1, "bound each update: once LM loss on a set-aside validation text is up this fraction, roll it back, go on at half the step up to --budget-retries times, then stop (default 0.06 for RLOO on chat models, which then moves along its line to --shrink-to, off otherwise; 0 = off)")
 	anchor := fs.Float64("anchor", -1, "weight of the KL to the base on the base's own sampled replies in every policy step (default: 5 for DPO, 1 for KTO and RLOO on chat models, off otherwise; 0 = off)")
 	anchorMin := fs.Float64("anchor-min-prob", -1, "anchor only the positions where the base gave its sampled token at least this probability (default 0.5 for chat models; 0 = every position)")
-	cuts := fs.Float64("cuts", -1, "DPO: add pairs of each rated reply and its sentence cuts (the reply stopped after one of its sentences) that the reward model tells apart by more than this probability of approval (default 0.5 on chat models, off otherwise; 0 = off)")
+	cuts := fs.Float64("cuts", -1, "DPO: add pairs of each rated reply and its sentence cuts (the reply stopped after one of its sentences) that the reward model tells apart by more than this probability of approval, and let the anchor free those decisions to stop and hold the others (default 0.5 on chat models, off otherwise; 0 = off)")
 	desW := fs.Float64("desirable-weight", 0, "KTO: weight λ_D of approved replies (TRL's desirable_weight; 0 = balanced with --undesirable-weight from the up/down counts, as the KTO paper recommends)")
 	undW := fs.Float64("undesirable-weight", 0, "KTO: weight λ_U of rejected replies (TRL's undesirable_weight; 0 = balanced)")
 	rpo := fs.Float64("rpo-alpha", -1, "DPO: weight of the NLL term on chosen replies (TRL's rpo_alpha; default 0.5 on chat models, 0 otherwise)")
@@ -282,6 +282,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		pairs := fmt.Sprint(r.Pairs, " pairs")
 		if r.CutPairs > 0 {
 			pairs += fmt.Sprintf(", %d of them sentence cuts", r.CutPairs)
+		}
+		if r.FreedDecisions+r.HeldDecisions > 0 {
+			pairs += fmt.Sprintf("; the anchor frees %d stops and holds %d", r.FreedDecisions, r.HeldDecisions)
 		}
 		fmt.Fprintf(e.stdout, "round %d: %d ratings (%d 👍 %d 👎, %s)  approval %.1f%% → %.1f%% ± %.1f  KL %.2f nats  LM loss %+.1f%% ± %.1f%s%s\n",
 			r.Round, r.Ratings, r.Up, r.Down, pairs, 100*r.ApprovalBase, 100*r.ApprovalTuned, 100*r.ApprovalTunedSE, r.KL, 100*r.LMLossDrift, 100*r.LMLossDriftSE, onBudget, stop)
