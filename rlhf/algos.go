@@ -219,6 +219,9 @@ func (s *stepper) anchorStep(ctx context.Context, ref *train.Model, step int, m 
 	if len(s.anchorPlan) == 0 {
 		return nil
 	}
+	if s.o.AnchorAt != nil && len(s.o.AnchorAt) != len(s.o.Anchor) {
+		return fmt.Errorf("anchor: %d position overrides (AnchorAt) for %d sequences", len(s.o.AnchorAt), len(s.o.Anchor))
+	}
 	b := s.anchorPlan[step%len(s.anchorPlan)]
 	seqs := make([]Seq, len(b))
 	n := 0

@@ -346,6 +346,10 @@ func TestAnchorAt(t *testing.T) {
 	if kl0 <= 0 || n1 != n0 || kl1 != kl0 {
 		t.Errorf("every position held: gradient norm %v, anchor/kl %v; want those of min prob 0: %v, %v", n1, kl1, n0, kl0)
 	}
+	st := newStepper(p, Optim{BatchSize: 8, Seed: 3, Anchor: seqs, AnchorCoef: 1, AnchorAt: at(1)[:3]}.withDefaults(), 4)
+	if err := st.anchorStep(ctx, base, 0, Metrics{}); err == nil || !strings.Contains(err.Error(), "AnchorAt") {
+		t.Errorf("overrides for 3 of %d sequences: error %v, want one naming AnchorAt", len(seqs), err)
+	}
 	if n, kl := run(0.999999, nil); kl >= kl0 {
 		t.Errorf("min prob 0.999999 without AnchorAt: anchor/kl %v (gradient norm %v); want less than every position's %v", kl, n, kl0)
 	}

@@ -849,7 +849,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		// Reward model on everything rated so far, checked on the base
 		// policy's held-out judgements.
 		var rm *RewardModel
-		if cfg.Algo == "rloo" || !cfg.SkipRewardModel || cfg.Cuts > 0 {
+		if cfg.Algo == "rloo" || !cfg.SkipRewardModel || cfg.Algo == "dpo" && cfg.Cuts > 0 {
 			ro := cfg.RewardOptim
 			ro.Seed = cfg.Seed + uint64(round)
 			ro.OnStep = stepHook(cfg.OnStep, "reward")
