@@ -268,16 +268,31 @@ func TestAnchorHoldsReferenceReplies(t *testing.T) {
 	}
 }
 
-// The anchor's gradient is zero while the policy equals the reference
-// (it holds, it does not sharpen), and pulls once the policy has moved.
-func TestAnchorZeroAtReference(t *testing.T) {
-	ctx := context.Background()
-	base := tinyBase(t, 50)
-	seqs := tinySeqs(12, 51)
+// anchorFixture is a tiny base, a dozen sequences to anchor and a fresh
+// LoRA policy on the base.
+func anchorFixture(t *testing.T) (base *train.Model, seqs []Seq, p *train.Model) {
+	t.Helper()
+	base = tinyBase(t, 50)
 	p, err := NewPolicy(base, train.LoRAConfig{Rank: 2, Alpha: 4}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return base, tinySeqs(12, 51), p
+}
+
+// moveAway adds noise to params, moving the policy off its reference.
+func moveAway(params []float32) {
+	r := rand.New(rand.NewPCG(52, 1))
+	for i := range params {
+		params[i] += float32(r.NormFloat64() * 0.5)
+	}
+}
+
+// The anchor's gradient is zero while the policy equals the reference
+// (it holds, it does not sharpen), and pulls once the policy has moved.
+func TestAnchorZeroAtReference(t *testing.T) {
+	ctx := context.Background()
+	base, seqs, p := anchorFixture(t)
 	for _, mp := range []float64{0, 0.5} {
 		st := newStepper(p, Optim{BatchSize: 8, Seed: 3, Anchor: seqs, AnchorCoef: 1, AnchorMinProb: mp}.withDefaults(), 4)
 		m := Metrics{}
@@ -289,10 +304,7 @@ func TestAnchorZeroAtReference(t *testing.T) {
 		}
 	}
 	ps := p.Trainable()
-	r := rand.New(rand.NewPCG(52, 1))
-	for i := range ps.Params {
-		ps.Params[i] += float32(r.NormFloat64() * 0.5)
-	}
+	moveAway(ps.Params)
 	st := newStepper(p, Optim{BatchSize: 8, Seed: 3, Anchor: seqs, AnchorCoef: 1}.withDefaults(), 4)
 	m := Metrics{}
 	if err := st.anchorStep(ctx, base, 0, m); err != nil {
@@ -308,17 +320,9 @@ func TestAnchorZeroAtReference(t *testing.T) {
 // every position as AnchorMinProb 0 does, whatever AnchorMinProb says.
 func TestAnchorAt(t *testing.T) {
 	ctx := context.Background()
-	base := tinyBase(t, 50)
-	seqs := tinySeqs(12, 51)
-	p, err := NewPolicy(base, train.LoRAConfig{Rank: 2, Alpha: 4}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	base, seqs, p := anchorFixture(t)
 	ps := p.Trainable()
-	r := rand.New(rand.NewPCG(52, 1))
-	for i := range ps.Params {
-		ps.Params[i] += float32(r.NormFloat64() * 0.5)
-	}
+	moveAway(ps.Params)
 	at := func(v int8) [][]int8 {
 		out := make([][]int8, len(seqs))
 		for i, s := range seqs {
