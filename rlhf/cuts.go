@@ -2,6 +2,7 @@ package rlhf
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -31,6 +32,58 @@ type decoder interface {
 // probability of approval.
 type scorer interface {
 	Scores(ctx context.Context, seqs []Seq) ([]float64, error)
+}
+
+// scoreCache is a scorer that scores each distinct sequence once: DPO's
+// pairs and its anchor judge the cuts of much the same replies.
+type scoreCache struct {
+	rm   scorer
+	seen map[string]float64
+}
+
+func newScoreCache(rm scorer) *scoreCache {
+	return &scoreCache{rm: rm, seen: map[string]float64{}}
+}
+
+// seqKey is s's tokens as a map key, the prompt's apart from the
+// completion's.
+func seqKey(s Seq) string {
+	b := make([]byte, 0, 4*(len(s.Prompt)+len(s.Completion)+1))
+	for _, t := range s.Prompt {
+		b = binary.AppendUvarint(b, uint64(t)+1)
+	}
+	b = append(b, 0)
+	for _, t := range s.Completion {
+		b = binary.AppendUvarint(b, uint64(t)+1)
+	}
+	return string(b)
+}
+
+func (c *scoreCache) Scores(ctx context.Context, seqs []Seq) ([]float64, error) {
+	keys := make([]string, len(seqs))
+	var miss []Seq
+	want := map[string]bool{}
+	for i, s := range seqs {
+		keys[i] = seqKey(s)
+		if _, ok := c.seen[keys[i]]; !ok && !want[keys[i]] {
+			want[keys[i]] = true
+			miss = append(miss, s)
+		}
+	}
+	if len(miss) > 0 {
+		sc, err := c.rm.Scores(ctx, miss)
+		if err != nil {
+			return nil, err
+		}
+		for i, s := range miss {
+			c.seen[seqKey(s)] = sc[i]
+		}
+	}
+	out := make([]float64, len(seqs))
+	for i, k := range keys {
+		out[i] = c.seen[k]
+	}
+	return out, nil
 }
 
 // judgedCut is a rated reply's cut after one of its sentences, with the

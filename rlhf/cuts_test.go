@@ -117,3 +117,38 @@ func TestCutPairs(t *testing.T) {
 		})
 	}
 }
+
+// countingRater is lenRater counting the sequences it scored.
+type countingRater struct {
+	lenRater
+	scored int
+}
+
+func (r *countingRater) Scores(ctx context.Context, seqs []Seq) ([]float64, error) {
+	r.scored += len(seqs)
+	return r.lenRater.Scores(ctx, seqs)
+}
+
+// scoreCache gives the reward model's scores and asks it for each
+// distinct sequence once, across calls; a prompt's tokens and a
+// completion's are told apart.
+func TestScoreCache(t *testing.T) {
+	ctx := context.Background()
+	rm := &countingRater{lenRater: lenRater{n: 2}}
+	c := newScoreCache(rm)
+	a := Seq{Prompt: []int{0, 5}, Completion: []int{7, 9}}
+	b := Seq{Prompt: []int{0}, Completion: []int{5, 7, 9}} // the same tokens, split elsewhere
+	got, err := c.Scores(ctx, []Seq{a, b, a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []float64{4, -4, 4}; !slices.Equal(got, want) {
+		t.Errorf("scores %v, want %v", got, want)
+	}
+	if got, err = c.Scores(ctx, []Seq{b, a}); err != nil || !slices.Equal(got, []float64{-4, 4}) {
+		t.Errorf("scores again %v (%v), want [-4 4]", got, err)
+	}
+	if rm.scored != 2 {
+		t.Errorf("the reward model scored %d sequences, want 2", rm.scored)
+	}
+}

@@ -695,8 +695,10 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		}
 	}
 
+	var judge scorer = rm
 	if algo == "dpo" && cuts > 0 && rm != nil {
-		cp, err := cutPairs(ctx, rm, ref.Tok(), unpairedSeqs(thumbs), ref.Stops(), cuts)
+		judge = newScoreCache(rm) // the pairs' cuts, then the anchor's
+		cp, err := cutPairs(ctx, judge, ref.Tok(), unpairedSeqs(thumbs), ref.Stops(), cuts)
 		if err != nil {
 			return fail(fmt.Errorf("train: %w", err))
 		}
@@ -721,7 +723,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		// (the chat samples from the active policy).
 		o.Anchor, o.AnchorCoef, o.AnchorMinProb = distinctReplies(thumbs, pairs), anchor, minProb
 		if algo == "dpo" && cuts > 0 && rm != nil {
-			if o.AnchorAt, err = cutAnchors(ctx, rm, ref.Tok(), o.Anchor, ref.Stops(), cuts); err != nil {
+			if o.AnchorAt, err = cutAnchors(ctx, judge, ref.Tok(), o.Anchor, ref.Stops(), cuts); err != nil {
 				return fail(fmt.Errorf("train: anchor: %w", err))
 			}
 			freed, held := countAnchorAt(o.AnchorAt)
