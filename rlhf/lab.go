@@ -681,6 +681,61 @@ func (cfg *LabConfig) splitPrompts(tok TextTokenizer) (train, held, val []labPro
 	return train, held, val, nil
 }
 
+// setAside splits the training prompts into those to rate and those
+// whose base replies join the validation text. Without Kinds it is a
+// fifth by a hash of each prompt's text. With Kinds it is a fifth of
+// each kind, rounded up, and at least two of any kind that has three or
+// more (one of a kind of two), the prompts with the smallest hashes: on
+// the hash alone the default model's 188 training prompts gave the
+// validation text none of their 11 questions about hone and two of the
+// questions it cannot know, so the fit was all but blind to the drift an
+// update spent on them (DPO under 15 words, seed 2: +5.08% held out
+// against +4.18% on the validation text). The split is the same for
+// every seed, and within a kind it keeps the prompts' order.
+func (cfg *LabConfig) setAside(train []labPrompt) (rest, set []labPrompt) {
+	h := func(p labPrompt) uint64 {
+		f := fnv.New64a()
+		f.Write([]byte("budget\x00" + p.text))
+		return f.Sum64()
+	}
+	if cfg.Kinds == nil {
+		for _, p := range train {
+			if heldOut("budget\x00"+p.text, 0.2) {
+				set = append(set, p)
+			} else {
+				rest = append(rest, p)
+			}
+		}
+		return rest, set
+	}
+	byKind := map[string][]int{}
+	for i, p := range train {
+		k := cfg.Kinds[p.text]
+		byKind[k] = append(byKind[k], i)
+	}
+	aside := make([]bool, len(train))
+	for _, idx := range byKind {
+		n := len(idx)
+		k := max(2, (n+4)/5)
+		if k > n-1 {
+			k = n / 2
+		}
+		order := slices.Clone(idx)
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(h(train[a]), h(train[b])) })
+		for _, i := range order[:k] {
+			aside[i] = true
+		}
+	}
+	for i, p := range train {
+		if aside[i] {
+			set = append(set, p)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	return rest, set
+}
+
 // evalSet is a policy's replies on the held-out prompts with their
 // judgements.
 type evalSet struct {
@@ -737,14 +792,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	// Prompts.
 	var guardText lmText
 	if cfg.Budget > 0 || cfg.ShrinkTo > 0 {
-		var rest, set []labPrompt
-		for _, p := range train {
-			if heldOut("budget\x00"+p.text, 0.2) {
-				set = append(set, p)
-			} else {
-				rest = append(rest, p)
-			}
-		}
+		rest, set := cfg.setAside(train)
 		if len(set) > 0 && len(rest) > 0 {
 			train = rest
 			val = append(set, val...)

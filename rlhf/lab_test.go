@@ -2,6 +2,8 @@ package rlhf
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -370,4 +372,105 @@ func TestApprovalByKind(t *testing.T) {
 			t.Errorf("by kind [%d] %+v, want %+v", i, g, w)
 		}
 	}
+}
+
+// setAside gives the validation text a fifth of each kind of training
+// prompt, rounded up and at least two where a kind has three or more, and
+// a fifth by hash without kinds; what it sets aside is never rated.
+func TestLabSetAside(t *testing.T) {
+	chat, err := ChatLabConfig("kto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chatTrain []labPrompt
+	for _, p := range chat.Prompts {
+		if !heldOut(p, chat.HeldOutFrac) {
+			chatTrain = append(chatTrain, labPrompt{text: p})
+		}
+	}
+	many := func(kind string, n int) (ps []labPrompt, kinds map[string]string) {
+		kinds = map[string]string{}
+		for i := range n {
+			p := fmt.Sprintf("%s %d", kind, i)
+			ps = append(ps, labPrompt{text: p})
+			kinds[p] = kind
+		}
+		return ps, kinds
+	}
+	one, oneK := many("a", 1)
+	two, twoK := many("b", 2)
+	three, threeK := many("c", 3)
+	eleven, elevenK := many("d", 11)
+	forty, fortyK := many("e", 40)
+	tests := []struct {
+		name    string
+		prompts []labPrompt
+		kinds   map[string]string
+		want    map[string]int // set aside per kind
+	}{
+		{"one of a kind stays to rate", one, oneK, map[string]int{"a": 0}},
+		{"one of two", two, twoK, map[string]int{"b": 1}},
+		{"two of three", three, threeK, map[string]int{"c": 2}},
+		{"a fifth rounded up", eleven, elevenK, map[string]int{"d": 3}},
+		{"a fifth", forty, fortyK, map[string]int{"e": 8}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := LabConfig{Kinds: tt.kinds}
+			rest, set := cfg.setAside(tt.prompts)
+			got := map[string]int{}
+			for k := range tt.want {
+				got[k] = 0
+			}
+			for _, p := range set {
+				got[tt.kinds[p.text]]++
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("set aside %v, want %v", got, tt.want)
+			}
+			if len(rest)+len(set) != len(tt.prompts) {
+				t.Errorf("%d to rate and %d set aside of %d", len(rest), len(set), len(tt.prompts))
+			}
+		})
+	}
+	t.Run("the chat defaults", func(t *testing.T) {
+		rest, set := chat.setAside(chatTrain)
+		n, aside := map[string]int{}, map[string]int{}
+		for _, p := range chatTrain {
+			n[chat.Kinds[p.text]]++
+		}
+		for _, p := range set {
+			aside[chat.Kinds[p.text]]++
+		}
+		for k, c := range n {
+			if want := min(max(2, (c+4)/5), c-1); c >= 3 && aside[k] != want {
+				t.Errorf("kind %q: %d of %d set aside, want %d", k, aside[k], c, want)
+			}
+		}
+		rated := map[string]bool{}
+		for _, p := range rest {
+			rated[p.text] = true
+		}
+		for _, p := range set {
+			if rated[p.text] {
+				t.Errorf("%q is both set aside and rated", p.text)
+			}
+		}
+		again, _ := chat.setAside(chatTrain)
+		if !slices.Equal(texts(again), texts(rest)) {
+			t.Error("a second split differs from the first")
+		}
+		t.Logf("set aside by kind %v of %v", aside, n)
+	})
+	t.Run("without kinds, by hash", func(t *testing.T) {
+		_, set := (&LabConfig{}).setAside(chatTrain)
+		for _, p := range set {
+			if !heldOut("budget\x00"+p.text, 0.2) {
+				t.Errorf("%q set aside against its hash", p.text)
+			}
+		}
+		if len(set) == 0 || len(set) > len(chatTrain)/3 {
+			t.Errorf("%d of %d set aside by hash", len(set), len(chatTrain))
+		}
+	})
 }
