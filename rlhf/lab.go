@@ -792,12 +792,11 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 	}
 	// The validation text of the budget and of shrink: the base policy's
 	// replies to a fifth of the training prompts (of each kind, with
-	// Kinds), which are then neither
-	// rated nor trained on (nor part of the held-out evaluation), and to
-	// ValPrompts — an unbiased estimate of how far an update moves the LM
-	// loss on unseen prompts. With Kinds it is post-stratified like the
-	// held-out text: each kind among its prompts counts as its share of
-	// Prompts.
+	// Kinds), which are then neither rated nor trained on (nor part of
+	// the held-out evaluation), and to ValPrompts — an unbiased estimate
+	// of how far an update moves the LM loss on unseen prompts. With
+	// Kinds it is post-stratified like the held-out text: each kind among
+	// its prompts counts as its share of Prompts.
 	var guardText lmText
 	if cfg.Budget > 0 || cfg.ShrinkTo > 0 {
 		rest, set := cfg.setAside(train)
