@@ -905,6 +905,11 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 				lr.Down++
 			}
 		}
+		if cfg.Algo == "rloo" && len(pairs) == 0 && (lr.Up == 0 || lr.Down == 0) {
+			// A reward model learnt from one label scores every reply alike:
+			// RLOO would spend the LM-loss budget chasing noise.
+			return nil, fmt.Errorf("lab: round %d: %d approved and %d disapproved replies, no pair: RLOO's reward model needs both labels", round, lr.Up, lr.Down)
+		}
 		// Reward model on everything rated so far, checked on the base
 		// policy's held-out judgements.
 		var rm *RewardModel

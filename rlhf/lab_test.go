@@ -474,3 +474,44 @@ func TestLabSetAside(t *testing.T) {
 		}
 	})
 }
+
+// TestLabRefusesOneLabel: when the annotator approves every reply there
+// is no pair for DPO and nothing for RLOO's reward model to tell apart,
+// so the lab says so instead of training on nothing.
+func TestLabRefusesOneLabel(t *testing.T) {
+	for _, tc := range []struct{ algo, want string }{
+		{"dpo", "DPO needs pairs"},
+		{"rloo", "RLOO's reward model needs both labels"},
+	} {
+		t.Run(tc.algo, func(t *testing.T) {
+			base, tok := storiesModel(t)
+			ann, err := StartAnnotator(script("approve-short.sh", "1000"), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ann.Close()
+			cfg := DefaultLabConfig(tc.algo)
+			cfg.Ratings = 8
+			cfg.Sampler.MaxTokens = 8
+			cfg.EvalSamples = 1
+			_, err = RunLab(context.Background(), base, tok, ann, cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("RunLab with every reply approved: error %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRewardEvalStringWithoutPairs(t *testing.T) {
+	for _, tc := range []struct {
+		ev   RewardEval
+		want string
+	}{
+		{RewardEval{Thumbs: 10, ECE: 0.1}, "no held-out pairs, ECE 0.100 on 10 rated replies"},
+		{RewardEval{Pairs: 4, PairAccuracy: 0.75, Margin: 1}, "held-out pairwise accuracy 75.0% (4 pairs), margin 1.000"},
+	} {
+		if got := tc.ev.String(); got != tc.want {
+			t.Errorf("%+v.String() = %q, want %q", tc.ev, got, tc.want)
+		}
+	}
+}

@@ -278,7 +278,10 @@ func auc(s []float64, up []bool) float64 {
 
 // String is the one-line summary the commands print.
 func (e RewardEval) String() string {
-	s := fmt.Sprintf("held-out pairwise accuracy %.1f%% (%d pairs), margin %.3f", 100*e.PairAccuracy, e.Pairs, e.Margin)
+	s := "no held-out pairs"
+	if e.Pairs > 0 {
+		s = fmt.Sprintf("held-out pairwise accuracy %.1f%% (%d pairs), margin %.3f", 100*e.PairAccuracy, e.Pairs, e.Margin)
+	}
 	if e.AUC != nil {
 		s += fmt.Sprintf(", AUC %.3f", *e.AUC)
 	}
