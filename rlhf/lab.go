@@ -905,10 +905,12 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 				lr.Down++
 			}
 		}
-		if cfg.Algo == "rloo" && len(pairs) == 0 && (lr.Up == 0 || lr.Down == 0) {
-			// A reward model learnt from one label scores every reply alike:
-			// RLOO would spend the LM-loss budget chasing noise.
-			return nil, fmt.Errorf("lab: round %d: %d approved and %d disapproved replies, no pair: RLOO's reward model needs both labels", round, lr.Up, lr.Down)
+		if lr.Up == 0 || lr.Down == 0 {
+			// One label means no pair for DPO, nothing for KTO to tell
+			// apart, and a reward model that scores every reply alike:
+			// each would spend the LM-loss budget chasing noise (the job
+			// refuses the same way).
+			return nil, &NothingError{Reason: fmt.Sprintf("lab: round %d: %d approved and %d disapproved replies: %s", round, lr.Up, lr.Down, oneLabelNeed(cfg.Algo))}
 		}
 		// Reward model on everything rated so far, checked on the base
 		// policy's held-out judgements.
@@ -968,13 +970,10 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		var hist []Metrics
 		switch cfg.Algo {
 		case "kto":
-			if len(thumbs) < 2 {
-				return nil, fmt.Errorf("lab: round %d: %d rated replies: too few for KTO", round, len(thumbs))
-			}
 			hist, err = TrainKTO(ctx, policy, base, thumbs, cfg.KTO, o)
 		case "dpo":
 			if len(pairs) == 0 {
-				return nil, fmt.Errorf("lab: round %d: no pair with one reply approved and one not: DPO needs pairs", round)
+				return nil, &NothingError{Reason: fmt.Sprintf("lab: round %d: no pair with one reply approved and one not: DPO needs pairs", round)}
 			}
 			hist, err = TrainDPO(ctx, policy, base, pairs, cfg.DPO, o)
 		case "rloo":
@@ -1201,4 +1200,16 @@ func replyPrompts(prompts, n int) []int {
 		}
 	}
 	return out
+}
+
+// oneLabelNeed says what algo needs that ratings of one label lack.
+func oneLabelNeed(algo string) string {
+	switch algo {
+	case "dpo":
+		return "DPO needs pairs of one approved and one disapproved reply"
+	case "rloo":
+		return "RLOO's reward model needs both labels"
+	default:
+		return "KTO needs both 👍 and 👎"
+	}
 }

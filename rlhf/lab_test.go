@@ -2,6 +2,7 @@ package rlhf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -477,9 +478,10 @@ func TestLabSetAside(t *testing.T) {
 
 // TestLabRefusesOneLabel: when the annotator approves every reply there
 // is no pair for DPO and nothing for RLOO's reward model to tell apart,
-// so the lab says so instead of training on nothing.
+// so the lab says so instead of training on nothing, as the job does.
 func TestLabRefusesOneLabel(t *testing.T) {
 	for _, tc := range []struct{ algo, want string }{
+		{"kto", "KTO needs both 👍 and 👎"},
 		{"dpo", "DPO needs pairs"},
 		{"rloo", "RLOO's reward model needs both labels"},
 	} {
@@ -497,6 +499,9 @@ func TestLabRefusesOneLabel(t *testing.T) {
 			_, err = RunLab(context.Background(), base, tok, ann, cfg)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("RunLab with every reply approved: error %v, want one saying %q", err, tc.want)
+			}
+			if !errors.Is(err, ErrNothingToDo) {
+				t.Errorf("RunLab with every reply approved: error %v is not ErrNothingToDo (hone lab would not exit 3)", err)
 			}
 		})
 	}

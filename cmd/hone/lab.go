@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -297,6 +298,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	res, err := rlhf.RunLab(ctx, ld.Train, ld.Tok(), ann, cfg)
 	if term {
 		fmt.Fprint(e.stderr, "\r\033[K")
+	}
+	if errors.Is(err, rlhf.ErrNothingToDo) {
+		return &exitErr{code: exitNothing, err: err}
 	}
 	if err != nil {
 		return fmt.Errorf("lab: %w", err)

@@ -186,6 +186,13 @@ func TestLabCommandJSON(t *testing.T) {
 	if _, _, code := honeAt(t, home, "lab", "-m", m); code != exitUsage {
 		t.Errorf("no annotator: exit %d", code)
 	}
+	// An annotator that approves everything gives one label: nothing to
+	// learn, exit 3 as `hone train` does.
+	all, _ := filepath.Abs("../../rlhf/testdata/approve-short.sh")
+	if _, stderr, code := honeAt(t, home, "lab", "-m", m, "--tokenizer", tok, "--annotator", all+" 1000", "--prompts", prompts,
+		"--ratings", "8", "--eval-samples", "1", "--max-tokens", "8"); code != exitNothing || !strings.Contains(stderr, "KTO needs both") {
+		t.Errorf("lab with every reply approved: exit %d, %q; want %d and KTO's need", code, stderr, exitNothing)
+	}
 	for _, bad := range [][]string{
 		{"--algo", "ppo"},
 		{"--temperature", "0"},
