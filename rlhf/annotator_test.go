@@ -34,6 +34,13 @@ func TestRuleAnnotators(t *testing.T) {
 		{script("approve-period.sh"), "The end. ", 1},
 		{script("approve-period.sh"), "The end", -1},
 		{script("approve-period.sh"), `She said "stop."`, -1},
+		{script("approve-end.sh"), "안녕하세요!", 1},
+		{script("approve-end.sh"), "Hi! \n", 1},
+		{script("approve-end.sh"), "Hi!.", -1},
+		{script("approve-end.sh", "?"), "How are you?", 1},
+		{script("approve-without.sh"), "93 + 42 = 135입니다.", 1},
+		{script("approve-without.sh"), "90 + 40 = 130, and 3 + 2 = 5.", -1},
+		{script("approve-without.sh", "!"), "Hi!", -1},
 	}
 	for i, tc := range cases {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {

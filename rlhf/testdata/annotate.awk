@@ -1,8 +1,10 @@
 # Rule annotator for hone's annotator protocol (design.md): one JSON request
 # per input line, one JSON answer per output line, in order. POSIX awk only
-# (mawk, gawk, busybox). Variables (awk -v): rule = word|short|period,
-# arg = the word (word) or the word limit (short); sum checks that the
-# reply's last number is the sum of the first two numbers of the prompt.
+# (mawk, gawk, busybox). Variables (awk -v): rule = word|short|period|
+# end|without, arg = the word (word), the word limit (short), the ending
+# (end: the reply, less trailing blanks, ends with it) or the text the
+# reply must not contain (without); sum checks that the reply's last
+# number is the sum of the first two numbers of the prompt.
 #
 # The reply is taken from the request's "reply" string; JSON escapes are
 # decoded enough for the rules (\n, \t, \", \\; \uXXXX kept as text).
@@ -57,6 +59,13 @@ function esc(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); return s }
 		sub(/[ \t]+$/, "", reply)
 		if (substr(reply, length(reply), 1) == ".") { rating = 1; reason = "ends with a period" }
 		else reason = "does not end with a period"
+	} else if (rule == "end") {
+		sub(/[ \t]+$/, "", reply)
+		if (arg != "" && length(reply) >= length(arg) && substr(reply, length(reply) - length(arg) + 1) == arg) { rating = 1; reason = "ends with " arg }
+		else reason = "does not end with " arg
+	} else if (rule == "without") {
+		if (arg != "" && index(reply, arg) == 0) { rating = 1; reason = "has no " arg }
+		else reason = "has " arg
 	} else {
 		print "annotate.awk: unknown rule " rule > "/dev/stderr"
 		exit 2
