@@ -488,6 +488,9 @@ func TrainKTO(ctx context.Context, policy, ref *train.Model, data []Unpaired, cf
 		}
 		cfg.DesirableWeight, cfg.UndesirableWeight = KTOWeights(nD, len(data)-nD)
 	}
+	if cfg.WeightedEpochs {
+		o.Epochs = KTOEpochs(o.Epochs, cfg.DesirableWeight, cfg.UndesirableWeight)
+	}
 	seqs := unpairedSeqs(data)
 	refLP, err := seqLogProbs(ctx, ref, seqs)
 	if err != nil {

@@ -567,6 +567,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	}
 	if jc.Epochs > 0 {
 		o.Epochs = jc.Epochs
+		jc.KTO.WeightedEpochs = false // passes as given
 	}
 	set := runSettings{
 		KTO: jc.KTO, DPO: jc.DPO, RLOO: jc.RLOO.RLOOConfig, RLOOPrompts: jc.RLOO.PromptsPerStep,

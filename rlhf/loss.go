@@ -143,6 +143,26 @@ type KTOConfig struct {
 	Beta              float64 `json:"beta"`               // β (TRL default 0.1)
 	DesirableWeight   float64 `json:"desirable_weight"`   // λ_D; 0 = balance from the counts (KTOWeights)
 	UndesirableWeight float64 `json:"undesirable_weight"` // λ_U; 0 = balance from the counts (KTOWeights)
+	// WeightedEpochs counts Optim.Epochs in weighted passes: TrainKTO
+	// runs Epochs / max(λ_D, λ_U) passes (rounded up, at least one), so
+	// that no example's weight times its passes is more than Epochs
+	// (KTOEpochs). Off, every example is seen Epochs times whatever its
+	// weight.
+	WeightedEpochs bool `json:"weighted_epochs,omitempty"`
+}
+
+// KTOEpochs returns the passes over the data that give no example more
+// than epochs weighted passes when the larger of its weights is
+// max(lambdaD, lambdaU): epochs / max, rounded up, at least one. With
+// balanced weights the rarer label's examples weigh most — a rater who
+// approves one reply in eight gives each approval λ_D ≈ 4 — and at the
+// full count of passes the update learns those few replies by heart.
+func KTOEpochs(epochs int, lambdaD, lambdaU float64) int {
+	w := math.Max(lambdaD, lambdaU)
+	if epochs <= 0 || w <= 1 {
+		return epochs
+	}
+	return max(1, int(math.Ceil(float64(epochs)/w-1e-9)))
 }
 
 // KTOWeights returns λ_D and λ_U for nD desirable and nU undesirable

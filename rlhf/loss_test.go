@@ -158,6 +158,33 @@ func TestKTOWeightsBalanced(t *testing.T) {
 	}
 }
 
+func TestKTOEpochs(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		nD, nU int
+		epochs int
+		want   int
+	}{
+		{"balanced labels keep every pass", 250, 250, 6, 6},
+		{"one approval in eight", 60, 440, 6, 2},   // λ_D ≈ 4.2
+		{"seven in ten approved", 350, 150, 6, 5},  // λ_U ≈ 1.43
+		{"three in four approved", 380, 120, 6, 4}, // λ_U ≈ 1.79
+		{"a handful of approvals", 3, 497, 6, 1},   // λ_D ≈ 83
+		{"no passes stays none", 60, 440, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lD, lU := KTOWeights(tc.nD, tc.nU)
+			got := KTOEpochs(tc.epochs, lD, lU)
+			if got != tc.want {
+				t.Fatalf("KTOEpochs(%d, %.3f, %.3f) = %d, want %d", tc.epochs, lD, lU, got, tc.want)
+			}
+			if w := max(lD, lU); tc.epochs > 0 && got > 1 && float64(got-1)*w >= float64(tc.epochs) {
+				t.Errorf("%d passes: one fewer would already weigh %.2f ≥ %d", got, float64(got-1)*w, tc.epochs)
+			}
+		})
+	}
+}
+
 func TestRLOOLeaveOneOutBaseline(t *testing.T) {
 	// One prompt, k=3, β=0: advantages are score − mean(others).
 	r, err := RLOOLoss(RLOOConfig{K: 3}, RLOOBatch{Policy: []float64{-1, -2, -3}, Ref: []float64{-1, -2, -3}, Scores: []float64{1, 2, 6}})

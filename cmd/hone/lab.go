@@ -196,6 +196,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	}
 	if *epochs > 0 {
 		cfg.Optim.Epochs = *epochs
+		cfg.KTO.WeightedEpochs = false // passes as given
 	}
 	if *loraRank > 0 {
 		cfg.LoRA.Rank, cfg.LoRA.Alpha = *loraRank, float32(2**loraRank)
