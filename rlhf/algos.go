@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/hone-ai/hone/model/train"
+	"gonum.org/v1/gonum/stat"
 )
 
 // Seq is a prompt (with BOS when the model uses one) and a completion, in
@@ -624,6 +625,13 @@ type RLOOOptions struct {
 	RLOOConfig
 	PromptsPerStep int
 	Sampler        Sampler
+	// Sentences, when set, finds the ends of the samples' sentences, and
+	// each step also follows the reward model's advantage of stopping
+	// after each sentence of a sampled reply but its last over going on
+	// as the reply did (stopBranches), on the decision to stop there: a
+	// step-level gradient beside RLOO's whole-reply one, which tells a
+	// policy where to end a reply from the samples that went on past it.
+	Sentences decoder
 }
 
 // TrainRLOO updates policy with RLOO: every step samples K completions
@@ -684,11 +692,31 @@ func TrainRLOO(ctx context.Context, policy, ref *train.Model, rm *RewardModel, p
 			return hist, fmt.Errorf("rloo: step %d: reward: %w", step, err)
 		}
 		var r RLOOResult
-		err = backprop(ctx, policy, seqs, true, st.dropoutSeed(step), func(lp []float64, _ [][]float32) ([]float64, [][]float32, error) {
-			b.Policy = lp
+		all, n := seqs, len(seqs)
+		var badv []float64
+		if ro.Sentences != nil {
+			var bs []Seq
+			if bs, badv, err = stopBranches(ctx, rm, ro.Sentences, seqs, ro.Sampler.Stop); err != nil {
+				return hist, fmt.Errorf("rloo: step %d: stop branches: %w", step, err)
+			}
+			all = append(slices.Clip(seqs), bs...)
+		}
+		err = backprop(ctx, policy, all, true, st.dropoutSeed(step), func(lp []float64, _ [][]float32) ([]float64, [][]float32, error) {
+			b.Policy = lp[:n]
 			var err error
 			r, err = RLOOLoss(ro.RLOOConfig, b)
-			return r.Grad, nil, err
+			if err != nil || len(badv) == 0 {
+				return r.Grad, nil, err
+			}
+			// Each branch weighs as a sample does: its advantage on the
+			// log-probability of the stop token, over the samples' count.
+			g := append(slices.Clip(r.Grad), make([]float64, len(badv))...)
+			for i, a := range badv {
+				g[n+i] = -a / float64(n)
+			}
+			r.Metrics["objective/stop_branches"] = float64(len(badv))
+			r.Metrics["objective/stop_advantage"] = stat.Mean(badv, nil)
+			return g, nil, nil
 		})
 		if err != nil {
 			return hist, fmt.Errorf("rloo: step %d: %w", step, err)

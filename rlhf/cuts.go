@@ -222,3 +222,29 @@ func unpairedSeqs(xs []Unpaired) []Seq {
 	}
 	return out
 }
+
+// stopBranches returns, for each sampled reply in samples (one that ended
+// on a token in stop), its decisions to stop after one of its sentences
+// but the last (judgeCuts), each as the sequence that predicts the stop
+// token there — the prompt and the reply up to the cut as its prompt, the
+// stop token the reply ended with as its completion — with the reward
+// model's advantage of taking that branch over the one the reply took:
+// its probability of approval of the cut less that of the whole reply.
+// RLOO follows its own samples' whole-reply advantages; these score the
+// branch each reply passed by at each sentence end, so a policy learns
+// where to stop from the samples that went on.
+func stopBranches(ctx context.Context, rm scorer, tok decoder, samples []Seq, stop []int) ([]Seq, []float64, error) {
+	cuts, err := judgeCuts(ctx, rm, tok, samples, stop)
+	if err != nil {
+		return nil, nil, err
+	}
+	seqs := make([]Seq, len(cuts))
+	adv := make([]float64, len(cuts))
+	for i, c := range cuts {
+		w := c.whole.Completion
+		p := append(slices.Clone(c.whole.Prompt), w[:c.at+1]...)
+		seqs[i] = Seq{Prompt: p, Completion: []int{w[len(w)-1]}}
+		adv[i] = c.pCut - c.pAll
+	}
+	return seqs, adv, nil
+}

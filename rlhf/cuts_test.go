@@ -3,6 +3,7 @@ package rlhf
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -113,6 +114,61 @@ func TestCutPairs(t *testing.T) {
 				return slices.Equal(a.Prompt, b.Prompt) && slices.Equal(a.Chosen, b.Chosen) && slices.Equal(a.Rejected, b.Rejected)
 			}) {
 				t.Errorf("pairs %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// stopBranches gives each stop decision after a sentence of a sampled
+// reply (one that ended on a stop token) as the sequence that predicts
+// the stop there, with the reward model's probability of approval of the
+// cut less that of the reply.
+func TestStopBranches(t *testing.T) {
+	p := []int{0, 5}
+	hi, lo := sigmoid(4), sigmoid(-4)
+	for _, c := range []struct {
+		name    string
+		replies [][]int
+		rater   lenRater
+		want    []Seq
+		adv     []float64
+	}{
+		{
+			name:    "stopping early approved",
+			replies: [][]int{{10, 11, 1, 12, 2, 13, 1, 9}},
+			rater:   lenRater{n: 4},
+			want:    []Seq{{Prompt: []int{0, 5, 10, 11, 1}, Completion: []int{9}}, {Prompt: []int{0, 5, 10, 11, 1, 12, 2}, Completion: []int{9}}},
+			adv:     []float64{hi - lo, 0},
+		},
+		{
+			name:    "going on approved",
+			replies: [][]int{{10, 1, 11, 1, 9}},
+			rater:   lenRater{n: 4, long: true},
+			want:    []Seq{{Prompt: []int{0, 5, 10, 1}, Completion: []int{9}}},
+			adv:     []float64{lo - hi},
+		},
+		{
+			name:    "cut off at the length limit: no stop token, no branch",
+			replies: [][]int{{10, 1, 11, 1, 12}},
+			rater:   lenRater{n: 4},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var rs []Seq
+			for _, r := range c.replies {
+				rs = append(rs, Seq{Prompt: p, Completion: r})
+			}
+			got, adv, err := stopBranches(context.Background(), c.rater, cutVocab{}, rs, []int{9})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.EqualFunc(got, c.want, func(a, b Seq) bool {
+				return slices.Equal(a.Prompt, b.Prompt) && slices.Equal(a.Completion, b.Completion)
+			}) {
+				t.Errorf("branches %v, want %v", got, c.want)
+			}
+			if !slices.EqualFunc(adv, c.adv, func(a, b float64) bool { return math.Abs(a-b) < 1e-12 }) {
+				t.Errorf("advantages %v, want %v", adv, c.adv)
 			}
 		})
 	}

@@ -101,9 +101,11 @@ type JobConfig struct {
 	ShrinkTo, StretchTo float64
 	// Cuts, when positive, adds to DPO's pairs each rated reply against
 	// its sentence cuts that the reward model tells apart from it by more
-	// than this probability of approval, and has the anchor free those
-	// decisions to stop and hold the others (LabConfig.Cuts). 0 = the default
-	// (chat models: the lab's; base models: off); negative = off.
+	// than this probability of approval, has RLOO score both branches of
+	// its samples' decisions to stop after a sentence, and has the anchor
+	// of either free those decisions to stop and hold the others
+	// (LabConfig.Cuts). 0 = the default (chat models: the lab's; base
+	// models: off); negative = off.
 	Cuts            float64
 	Reward          RewardConfig
 	RewardOptim     Optim
@@ -723,7 +725,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		// The stored replies in the window are the reference's own
 		// (the chat samples from the active policy).
 		o.Anchor, o.AnchorCoef, o.AnchorMinProb = distinctReplies(thumbs, pairs), anchor, minProb
-		if algo == "dpo" && cuts > 0 && rm != nil {
+		if (algo == "dpo" || algo == "rloo") && cuts > 0 && rm != nil {
 			if o.AnchorAt, err = cutAnchors(ctx, judge, ref.Tok(), o.Anchor, ref.Stops(), cuts); err != nil {
 				return fail(fmt.Errorf("train: anchor: %w", err))
 			}
@@ -783,6 +785,9 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		// Rollouts end with their stop token, as the ratings the reward
 		// model learnt from do (completionTokens).
 		r.Sampler.KeepStop = true
+		if cuts > 0 {
+			r.Sentences = ref.Tok()
+		}
 		hist, err = TrainRLOO(tctx, policy, ref.Train, rm, prompts, r, o)
 	}
 	res.History = hist

@@ -80,7 +80,9 @@ type LabConfig struct {
 	// that the reward model tells apart from it by more than this much
 	// probability of approval (cutPairs), and has the anchor free those
 	// decisions to stop or go on in the base's replies and hold the ones
-	// the reward model judges alike (cutAnchors).
+	// the reward model judges alike (cutAnchors). RLOO gets the same
+	// anchor, and scores both branches of its samples' decisions to stop
+	// after a sentence (RLOOOptions.Sentences).
 	Cuts float64
 	// Budget, when positive, bounds each policy update: once the
 	// policy's language-model loss on a validation text has risen by more
@@ -347,6 +349,14 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 		c.StretchTo = 2
 		c.RLOO.Beta, c.RLOO.RewardProb, c.RLOO.NormalizeAdvantages = 0.3, true, false
 		c.LoRA = train.LoRAConfig{Rank: 32, Alpha: 64, Targets: []string{"o", "down"}}
+		// Every step also scores both branches of each sampled reply's
+		// decisions to stop after one of its sentences, and the anchor
+		// frees and holds the base's as DPO's does (Cuts): replies under
+		// 15 words, seeds 1 and 2, +31.3 and +31.3 points at +4.74% and
+		// +4.44% held-out drift, against +26.4 and +28.3 (+5.1%, +4.6%) —
+		// the definitions 7% → 29% and 13% → 43%, questions about hone
+		// 22% → 44% on seed 1, where they had stayed put.
+		c.Cuts = 0.5
 	}
 	return c, nil
 }
@@ -966,7 +976,7 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		o.OnStep = stepHook(cfg.OnStep, cfg.Algo)
 		if cfg.Anchor > 0 {
 			o.Anchor, o.AnchorCoef, o.AnchorMinProb = anchorText, cfg.Anchor, cfg.AnchorMinProb
-			if cfg.Algo == "dpo" && cfg.Cuts > 0 {
+			if (cfg.Algo == "dpo" || cfg.Algo == "rloo") && cfg.Cuts > 0 {
 				if o.AnchorAt, err = cutAnchors(ctx, judge, tok, anchorText, cfg.Sampler.Stop, cfg.Cuts); err != nil {
 					return nil, fmt.Errorf("lab: round %d: %w", round, err)
 				}
@@ -993,6 +1003,9 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 			}
 			ro := cfg.RLOO
 			ro.Sampler = cfg.Sampler
+			if cfg.Cuts > 0 {
+				ro.Sentences = tok
+			}
 			hist, err = TrainRLOO(ctx, policy, base, rm, tp, ro, o)
 		}
 		if err != nil {

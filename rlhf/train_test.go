@@ -2,10 +2,12 @@ package rlhf
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hone-ai/hone/model"
@@ -298,6 +300,22 @@ func TestSampleManyDeterministic(t *testing.T) {
 	}
 }
 
+// quarterStops decodes every fourth token id as a sentence's end and the
+// others as words: a tiny model's samples end sentences often.
+type quarterStops struct{}
+
+func (quarterStops) Decode(ids []int) string {
+	var b strings.Builder
+	for _, id := range ids {
+		if id%4 == 0 {
+			b.WriteString(".")
+		} else {
+			fmt.Fprintf(&b, " w%d", id)
+		}
+	}
+	return b.String()
+}
+
 // A run stopped and resumed from its checkpoint ends with the same
 // adapter, bit for bit, as one that ran straight through (DPO, KTO, and
 // RLOO with its sampling), also when a budget check before the
@@ -326,6 +344,18 @@ func TestResumeIsBitExact(t *testing.T) {
 		"rloo": func(p *train.Model, o Optim) ([]Metrics, error) {
 			ro := RLOOOptions{RLOOConfig: RLOOConfig{K: 2, Beta: 0.1}, PromptsPerStep: 3, Sampler: Sampler{Temperature: 1, MaxTokens: 6}}
 			return TrainRLOO(ctx, p, base, rm, prompts, ro, o)
+		},
+		"rloo-stop-branches": func(p *train.Model, o Optim) ([]Metrics, error) {
+			ro := RLOOOptions{RLOOConfig: RLOOConfig{K: 2, Beta: 0.1}, PromptsPerStep: 3, Sampler: Sampler{Temperature: 1, MaxTokens: 16, Stop: []int{9, 21, 33}, KeepStop: true}, Sentences: quarterStops{}}
+			h, err := TrainRLOO(ctx, p, base, rm, prompts, ro, o)
+			n := 0.0
+			for _, m := range h {
+				n += m["objective/stop_branches"]
+			}
+			if err == nil && n == 0 {
+				t.Error("rloo: no stop branch in any step")
+			}
+			return h, err
 		},
 	}
 	for _, retry := range []bool{false, true} {
