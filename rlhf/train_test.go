@@ -2,6 +2,7 @@ package rlhf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -353,7 +354,7 @@ func TestResumeIsBitExact(t *testing.T) {
 				n += m["objective/stop_branches"]
 			}
 			if err == nil && n == 0 {
-				t.Error("rloo: no stop branch in any step")
+				err = errors.New("rloo: no stop branch in any step")
 			}
 			return h, err
 		},
