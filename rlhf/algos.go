@@ -628,9 +628,10 @@ type RLOOOptions struct {
 	// Sentences, when set, finds the ends of the samples' sentences, and
 	// each step also follows the reward model's advantage of stopping
 	// after each sentence of a sampled reply but its last over going on
-	// as the reply did (stopBranches), on the decision to stop there: a
-	// step-level gradient beside RLOO's whole-reply one, which tells a
-	// policy where to end a reply from the samples that went on past it.
+	// as the reply did (stopBranches), on the stop token there and
+	// against it on the rest of the reply: a step-level gradient beside
+	// RLOO's whole-reply one, which tells a policy where to end a reply
+	// from the samples that went on past it.
 	Sentences decoder
 }
 
@@ -695,11 +696,11 @@ func TrainRLOO(ctx context.Context, policy, ref *train.Model, rm *RewardModel, p
 		all, n := seqs, len(seqs)
 		var badv []float64
 		if ro.Sentences != nil {
-			var bs []Seq
-			if bs, badv, err = stopBranches(ctx, rm, ro.Sentences, seqs, ro.Sampler.Stop); err != nil {
+			var stops, tails []Seq
+			if stops, tails, badv, err = stopBranches(ctx, rm, ro.Sentences, seqs, ro.Sampler.Stop); err != nil {
 				return hist, fmt.Errorf("rloo: step %d: stop branches: %w", step, err)
 			}
-			all = append(slices.Clip(seqs), bs...)
+			all = append(append(slices.Clip(seqs), stops...), tails...)
 		}
 		err = backprop(ctx, policy, all, true, st.dropoutSeed(step), func(lp []float64, _ [][]float32) ([]float64, [][]float32, error) {
 			b.Policy = lp[:n]
@@ -708,11 +709,15 @@ func TrainRLOO(ctx context.Context, policy, ref *train.Model, rm *RewardModel, p
 			if err != nil || len(badv) == 0 {
 				return r.Grad, nil, err
 			}
-			// Each branch weighs as a sample does: its advantage on the
-			// log-probability of the stop token, over the samples' count.
-			g := append(slices.Clip(r.Grad), make([]float64, len(badv))...)
+			// Each pair of branches weighs as a sample does: its
+			// advantage on the log-probability of the stop token, and
+			// against it on that of the tail the reply went on with, over
+			// the samples' count.
+			nb := len(badv)
+			g := append(slices.Clip(r.Grad), make([]float64, 2*nb)...)
 			for i, a := range badv {
 				g[n+i] = -a / float64(n)
+				g[n+nb+i] = a / float64(n)
 			}
 			r.Metrics["objective/stop_branches"] = float64(len(badv))
 			r.Metrics["objective/stop_advantage"] = stat.Mean(badv, nil)

@@ -225,26 +225,28 @@ func unpairedSeqs(xs []Unpaired) []Seq {
 
 // stopBranches returns, for each sampled reply in samples (one that ended
 // on a token in stop), its decisions to stop after one of its sentences
-// but the last (judgeCuts), each as the sequence that predicts the stop
-// token there — the prompt and the reply up to the cut as its prompt, the
-// stop token the reply ended with as its completion — with the reward
-// model's advantage of taking that branch over the one the reply took:
-// its probability of approval of the cut less that of the whole reply.
-// RLOO follows its own samples' whole-reply advantages; these score the
-// branch each reply passed by at each sentence end, so a policy learns
-// where to stop from the samples that went on.
-func stopBranches(ctx context.Context, rm scorer, tok decoder, samples []Seq, stop []int) ([]Seq, []float64, error) {
+// but the last (judgeCuts), as pairs of branches from the same context —
+// the prompt and the reply up to the cut: the stop token the reply ended
+// with (stops), and what the reply said from there on (tails) — with the
+// reward model's advantage of the first over the second: its probability
+// of approval of the cut less that of the whole reply. RLOO follows its
+// own samples' whole-reply advantages; these score the branch each reply
+// passed by at each sentence end against the one it took, as a DPO pair
+// of a cut and its reply does, so a policy learns where to stop from the
+// samples that went on, and stopping rises against what followed rather
+// than against every other token.
+func stopBranches(ctx context.Context, rm scorer, tok decoder, samples []Seq, stop []int) (stops, tails []Seq, adv []float64, err error) {
 	cuts, err := judgeCuts(ctx, rm, tok, samples, stop)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	seqs := make([]Seq, len(cuts))
-	adv := make([]float64, len(cuts))
+	stops, tails, adv = make([]Seq, len(cuts)), make([]Seq, len(cuts)), make([]float64, len(cuts))
 	for i, c := range cuts {
 		w := c.whole.Completion
 		p := append(slices.Clone(c.whole.Prompt), w[:c.at+1]...)
-		seqs[i] = Seq{Prompt: p, Completion: []int{w[len(w)-1]}}
+		stops[i] = Seq{Prompt: p, Completion: []int{w[len(w)-1]}}
+		tails[i] = Seq{Prompt: p, Completion: slices.Clone(w[c.at+1:])}
 		adv[i] = c.pCut - c.pAll
 	}
-	return seqs, adv, nil
+	return stops, tails, adv, nil
 }

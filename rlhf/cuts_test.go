@@ -121,8 +121,9 @@ func TestCutPairs(t *testing.T) {
 
 // stopBranches gives each stop decision after a sentence of a sampled
 // reply (one that ended on a stop token) as the sequence that predicts
-// the stop there, with the reward model's probability of approval of the
-// cut less that of the reply.
+// the stop there and the one that predicts the rest of the reply from
+// there, with the reward model's probability of approval of the cut less
+// that of the reply.
 func TestStopBranches(t *testing.T) {
 	p := []int{0, 5}
 	hi, lo := sigmoid(4), sigmoid(-4)
@@ -130,7 +131,8 @@ func TestStopBranches(t *testing.T) {
 		name    string
 		replies [][]int
 		rater   lenRater
-		want    []Seq
+		want    []Seq // the stop branches
+		tails   []Seq
 		adv     []float64
 	}{
 		{
@@ -138,6 +140,7 @@ func TestStopBranches(t *testing.T) {
 			replies: [][]int{{10, 11, 1, 12, 2, 13, 1, 9}},
 			rater:   lenRater{n: 4},
 			want:    []Seq{{Prompt: []int{0, 5, 10, 11, 1}, Completion: []int{9}}, {Prompt: []int{0, 5, 10, 11, 1, 12, 2}, Completion: []int{9}}},
+			tails:   []Seq{{Prompt: []int{0, 5, 10, 11, 1}, Completion: []int{12, 2, 13, 1, 9}}, {Prompt: []int{0, 5, 10, 11, 1, 12, 2}, Completion: []int{13, 1, 9}}},
 			adv:     []float64{hi - lo, 0},
 		},
 		{
@@ -145,6 +148,7 @@ func TestStopBranches(t *testing.T) {
 			replies: [][]int{{10, 1, 11, 1, 9}},
 			rater:   lenRater{n: 4, long: true},
 			want:    []Seq{{Prompt: []int{0, 5, 10, 1}, Completion: []int{9}}},
+			tails:   []Seq{{Prompt: []int{0, 5, 10, 1}, Completion: []int{11, 1, 9}}},
 			adv:     []float64{lo - hi},
 		},
 		{
@@ -158,14 +162,18 @@ func TestStopBranches(t *testing.T) {
 			for _, r := range c.replies {
 				rs = append(rs, Seq{Prompt: p, Completion: r})
 			}
-			got, adv, err := stopBranches(context.Background(), c.rater, cutVocab{}, rs, []int{9})
+			got, tails, adv, err := stopBranches(context.Background(), c.rater, cutVocab{}, rs, []int{9})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.EqualFunc(got, c.want, func(a, b Seq) bool {
+			same := func(a, b Seq) bool {
 				return slices.Equal(a.Prompt, b.Prompt) && slices.Equal(a.Completion, b.Completion)
-			}) {
-				t.Errorf("branches %v, want %v", got, c.want)
+			}
+			if !slices.EqualFunc(got, c.want, same) {
+				t.Errorf("stop branches %v, want %v", got, c.want)
+			}
+			if !slices.EqualFunc(tails, c.tails, same) {
+				t.Errorf("tails %v, want %v", tails, c.tails)
 			}
 			if !slices.EqualFunc(adv, c.adv, func(a, b float64) bool { return math.Abs(a-b) < 1e-12 }) {
 				t.Errorf("advantages %v, want %v", adv, c.adv)
