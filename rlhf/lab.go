@@ -352,12 +352,12 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 		// No cuts by default. With them (--cuts 0.5: each step also
 		// scores both branches of each sampled reply's decisions to stop
 		// after a sentence, and the anchor frees and holds the base's as
-		// DPO's does) replies under 15 words gained, seeds 1–3, +31.3,
-		// +31.3 and +30.0 points (+4.74%, +4.44%, +4.64% held-out drift)
-		// against +26.4, +28.3 and +29.2, but the period rater fell to
-		// 80.1%, 79.1% and 81.3% from 86.3%, 85.8% and 88.5%, spending its
-		// drift on stopping the definitions and instructions early, and
-		// no comma read 79.0%, 82.5%, 82.1% against 80.9%, 79.9%, 80.9%.
+		// DPO's does) replies under 15 words gained, seeds 1–3, +33.6,
+		// +30.4 and +33.9 points (+4.79%, +4.39%, +4.63% held-out drift)
+		// against +26.4, +28.3 and +29.2, but the period rater read
+		// 84.5%, 83.0% and 85.4% (at +5.44%) against 86.3%, 85.8% and
+		// 88.5%, and no comma 77.3%, 79.7%, 80.7% against 80.9%, 79.9%,
+		// 80.9%.
 	}
 	return c, nil
 }
