@@ -700,7 +700,7 @@ func TrainRLOO(ctx context.Context, policy, ref *train.Model, rm *RewardModel, p
 			if stops, tails, badv, err = stopBranches(ctx, rm, ro.Sentences, seqs, ro.Sampler.Stop); err != nil {
 				return hist, fmt.Errorf("rloo: step %d: stop branches: %w", step, err)
 			}
-			all = append(append(slices.Clip(seqs), stops...), tails...)
+			all = withBranches(seqs, stops, tails)
 		}
 		err = backprop(ctx, policy, all, true, st.dropoutSeed(step), func(lp []float64, _ [][]float32) ([]float64, [][]float32, error) {
 			b.Policy = lp[:n]
@@ -709,16 +709,7 @@ func TrainRLOO(ctx context.Context, policy, ref *train.Model, rm *RewardModel, p
 			if err != nil || len(badv) == 0 {
 				return r.Grad, nil, err
 			}
-			// Each pair of branches weighs as a sample does: its
-			// advantage on the log-probability of the stop token, and
-			// against it on that of the tail the reply went on with, over
-			// the samples' count.
-			nb := len(badv)
-			g := append(slices.Clip(r.Grad), make([]float64, 2*nb)...)
-			for i, a := range badv {
-				g[n+i] = -a / float64(n)
-				g[n+nb+i] = a / float64(n)
-			}
+			g := branchGrads(r.Grad, badv)
 			r.Metrics["objective/stop_branches"] = float64(len(badv))
 			r.Metrics["objective/stop_advantage"] = stat.Mean(badv, nil)
 			return g, nil, nil
@@ -738,6 +729,31 @@ func TrainRLOO(ctx context.Context, policy, ref *train.Model, rm *RewardModel, p
 		}
 	}
 	return hist, nil
+}
+
+// withBranches lays out one backward pass over the samples and their
+// stop branches: the samples, then the stops, then the tails, as
+// branchGrads reads them.
+func withBranches(seqs, stops, tails []Seq) []Seq {
+	return append(append(slices.Clip(seqs), stops...), tails...)
+}
+
+// branchGrads appends to grad, the loss's gradient with respect to the
+// log-probabilities of n samples, that of the stop branches: for branch
+// i with advantage adv[i], the stop token (after the samples) and the
+// tail the reply went on with (after the stops). Each pair weighs as a
+// sample, over the samples' count: −adv[i]/n on the stop token and
+// +adv[i]/n on the tail, so a descent step raises the stop where stopping
+// is approved over going on (and lowers the tail), and the other way
+// round where going on is approved.
+func branchGrads(grad, adv []float64) []float64 {
+	n, nb := len(grad), len(adv)
+	g := append(slices.Clip(grad), make([]float64, 2*nb)...)
+	for i, a := range adv {
+		g[n+i] = -a / float64(n)
+		g[n+nb+i] = a / float64(n)
+	}
+	return g
 }
 
 // NewPolicy returns a trainable policy over base: a share of base's

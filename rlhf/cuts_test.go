@@ -216,3 +216,46 @@ func TestScoreCache(t *testing.T) {
 		t.Errorf("the reward model scored %d sequences, want 2", rm.scored)
 	}
 }
+
+// The stop branches' gradient: a step of gradient descent raises the
+// stop token's log-probability where stopping is approved over going on
+// (advantage > 0) and lowers the tail's, and the other way round where
+// going on is approved; the samples' own gradient is kept, and each pair
+// weighs as a sample, over the samples' count.
+func TestBranchGrads(t *testing.T) {
+	stop := Seq{Prompt: []int{0, 5, 10, 1}, Completion: []int{9}}
+	tail := Seq{Prompt: []int{0, 5, 10, 1}, Completion: []int{11, 1, 9}}
+	samples := []Seq{{Prompt: []int{0, 5}, Completion: []int{10, 1, 11, 1, 9}}, {Prompt: []int{0, 5}, Completion: []int{12, 9}}}
+	for _, c := range []struct {
+		name string
+		adv  float64
+		want []float64 // samples', then the stop's, then the tail's
+	}{
+		{"stopping approved", 0.8, []float64{-0.1, 0.1, -0.4, 0.4}},
+		{"going on approved", -0.6, []float64{-0.1, 0.1, 0.3, -0.3}},
+		{"no difference", 0, []float64{-0.1, 0.1, 0, 0}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			grad := []float64{-0.1, 0.1}
+			all := withBranches(samples, []Seq{stop}, []Seq{tail})
+			g := branchGrads(grad, []float64{c.adv})
+			if len(all) != len(g) {
+				t.Fatalf("%d sequences, %d gradients", len(all), len(g))
+			}
+			if !slices.Equal(all[2].Completion, stop.Completion) || !slices.Equal(all[3].Completion, tail.Completion) {
+				t.Fatalf("layout %v: want the samples, the stop, the tail", all)
+			}
+			if !slices.EqualFunc(g, c.want, func(a, b float64) bool { return math.Abs(a-b) < 1e-12 }) {
+				t.Errorf("gradients %v, want %v", g, c.want)
+			}
+			if len(grad) != 2 || grad[0] != -0.1 {
+				t.Errorf("the samples' gradient changed: %v", grad)
+			}
+			// The loss's first-order change for a step of 1 against the
+			// gradient: the stop's log-probability moves by −g, the tail's too.
+			if c.adv > 0 && (g[2] >= 0 || g[3] <= 0) || c.adv < 0 && (g[2] <= 0 || g[3] >= 0) {
+				t.Errorf("advantage %v: stop gradient %v, tail %v", c.adv, g[2], g[3])
+			}
+		})
+	}
+}
