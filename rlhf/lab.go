@@ -196,7 +196,7 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 	}
 	c.Sampler.MaxTokens = 128
 	// The bound on LM-loss drift, 4.5% on the validation text (4.2% for
-	// KTO and DPO, below; the gate is 5% held out), is met by
+	// KTO and DPO, 4.3% for RLOO, below; the gate is 5% held out), is met by
 	// moving each finished update along its line (W₀ + α·ΔW) until the
 	// drift is at the target (ShrinkTo), which keeps more of what it
 	// learnt than stopping early: KTO, period rater, seed 1, stopped early
@@ -348,6 +348,13 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 		c.BudgetRetries = 3
 		c.StretchTo = 2
 		c.RLOO.Beta, c.RLOO.RewardProb, c.RLOO.NormalizeAdvantages = 0.3, true, false
+		// It stretches to 4.3% rather than 4.5%: RLOO reads its held-out
+		// drift up to 0.6 points above the validation text's, and at 4.5%
+		// the period rater's seed 3 read 88.5% at +5.06% held out; at
+		// 4.3%, 85.7%, 85.3% and 89.5% (+4.00%, +4.31%, +4.85%) against
+		// 86.3%, 85.8% and 88.5%. At 4.2%, as KTO and DPO, seed 2 fell to
+		// 84.4%.
+		c.ShrinkTo = 0.043
 		c.LoRA = train.LoRAConfig{Rank: 32, Alpha: 64, Targets: []string{"o", "down"}}
 		// No cuts by default. With them (--cuts 0.5: each step also
 		// scores both branches of each sampled reply's decisions to stop
@@ -357,7 +364,7 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 		// against +26.4, +28.3 and +29.2, but the period rater read
 		// 84.5%, 83.0% and 85.4% (at +5.44%) against 86.3%, 85.8% and
 		// 88.5%, and no comma 77.3%, 79.7%, 80.7% against 80.9%, 79.9%,
-		// 80.9%.
+		// 80.9% (all with the stretch to 4.5%).
 	}
 	return c, nil
 }
