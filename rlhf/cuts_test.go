@@ -251,8 +251,8 @@ func TestBranchGrads(t *testing.T) {
 			if len(grad) != 2 || grad[0] != -0.1 {
 				t.Errorf("the samples' gradient changed: %v", grad)
 			}
-			// The loss's first-order change for a step of 1 against the
-			// gradient: the stop's log-probability moves by −g, the tail's too.
+			// A descent step moves each log-probability by −g: where
+			// stopping is approved the stop's rises and the tail's falls.
 			if c.adv > 0 && (g[2] >= 0 || g[3] <= 0) || c.adv < 0 && (g[2] <= 0 || g[3] >= 0) {
 				t.Errorf("advantage %v: stop gradient %v, tail %v", c.adv, g[2], g[3])
 			}
