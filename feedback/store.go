@@ -380,13 +380,6 @@ func fromNullMS(v sql.NullInt64) time.Time {
 	return fromMS(v.Int64)
 }
 
-func nullMS(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: ms(t), Valid: true}
-}
-
 func nullID(v int64) sql.NullInt64 {
 	if v == 0 {
 		return sql.NullInt64{}

@@ -130,10 +130,11 @@ func TestHeldOutSplit(t *testing.T) {
 	for _, frac := range []float64{0, 0.1, 0.5, 1} {
 		n := 0
 		for _, k := range keys {
-			if HeldOut(k, frac) {
+			first := HeldOut(k, frac)
+			if first {
 				n++
 			}
-			if HeldOut(k, frac) != HeldOut(k, frac) {
+			if again := HeldOut(k, frac); again != first {
 				t.Fatal("HeldOut is not deterministic")
 			}
 		}

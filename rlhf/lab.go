@@ -1200,11 +1200,9 @@ func (a *labAnnotator) evaluate(ctx context.Context, m *train.Model, held []labP
 	}
 	e.tokens /= float64(len(comps))
 	e.byKind = cfg.approvalByKind(held, up, rated)
-	if weights != nil {
-		for i, w := range weights {
-			up[i] *= w
-			rated[i] *= w
-		}
+	for i, w := range weights {
+		up[i] *= w
+		rated[i] *= w
 	}
 	if e.approval, e.approvalSE, err = ratioOfSums(up, rated); err != nil {
 		return nil, errors.New("lab: the annotator skipped every held-out reply: no approval rate")

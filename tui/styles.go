@@ -71,11 +71,3 @@ func NewStyles(dark bool) Styles {
 	s.PaneActive = lipgloss.NewStyle().Border(lipgloss.ThickBorder()).BorderForeground(accent).Padding(0, 1)
 	return s
 }
-
-// glamourStyle is the glamour standard style for the background.
-func (s Styles) glamourStyle() string {
-	if s.Dark {
-		return "dark"
-	}
-	return "light"
-}

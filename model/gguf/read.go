@@ -19,7 +19,6 @@ type decoder struct {
 	size uint64
 	buf  []byte // read-ahead window
 	bpos uint64 // file offset of buf[0]
-	tmp  [8]byte
 }
 
 const readAhead = 64 << 10

@@ -270,10 +270,10 @@ func (e *encoder) value(v any, tagged bool) error {
 	t, ok := valueType(v)
 	if !ok {
 		if _, isInt := v.(int); isInt {
-			return fmt.Errorf("Go type int has no GGUF type; use a sized type such as uint32 or int64")
+			return errors.New("a Go int has no GGUF type; use a sized type such as uint32 or int64")
 		}
 		if _, isUint := v.(uint); isUint {
-			return fmt.Errorf("Go type uint has no GGUF type; use a sized type such as uint32 or uint64")
+			return errors.New("a Go uint has no GGUF type; use a sized type such as uint32 or uint64")
 		}
 		return fmt.Errorf("unsupported value type %T", v)
 	}

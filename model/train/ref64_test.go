@@ -18,14 +18,6 @@ func to64(x []float32) []float64 {
 	return out
 }
 
-func to32(x []float64) []float32 {
-	out := make([]float32, len(x))
-	for i, v := range x {
-		out[i] = float32(v)
-	}
-	return out
-}
-
 // linear64: y (n×o) = x (n×i)·Wᵀ.
 func linear64(x, w []float64, n, in, o int) []float64 {
 	y := make([]float64, n*o)

@@ -89,6 +89,9 @@ func TestEncodeMasksAssistantTokens(t *testing.T) {
 	}
 	raw := Example{Prompt: "Once", Completion: " upon a time"}
 	ids, mask = Encode(raw, m.Tok, nil)
+	if len(ids) != len(mask) {
+		t.Fatalf("raw example: %d ids, %d mask entries", len(ids), len(mask))
+	}
 	if mask[0] || mask[1] || !mask[len(mask)-1] {
 		t.Errorf("raw prompt/completion mask %v", mask)
 	}
