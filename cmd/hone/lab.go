@@ -230,7 +230,10 @@ func runLab(ctx context.Context, e *env, args []string) error {
 		cfg.ShrinkTo = *shrinkTo
 	}
 	if cfg.StretchTo > 1 && cfg.ShrinkTo <= 0 {
-		return usageError("lab: --stretch-to %g needs --shrink-to, the drift it stretches the update to", cfg.StretchTo)
+		if set["stretch-to"] {
+			return usageError("lab: --stretch-to %g needs --shrink-to, the drift it stretches the update to", cfg.StretchTo)
+		}
+		cfg.StretchTo = 0 // the default stretch goes with the default shrink
 	}
 	if *anchor >= 0 {
 		cfg.Anchor = *anchor

@@ -179,8 +179,8 @@ func TestLabCommandJSON(t *testing.T) {
 	if _, stderr, code := honeAt(t, home, "lab", "-m", m, "--tokenizer", tok, "--annotator", ann+" she", "--eval-prompts", filepath.Join(home, "missing.txt")); code == 0 || !strings.Contains(stderr, "--eval-prompts") {
 		t.Errorf("--eval-prompts of a missing file: exit %d, %q; want an error naming the flag", code, stderr)
 	}
-	// A base model has no shrink target to stretch to.
-	if _, stderr, code := honeAt(t, home, "lab", "-m", m, "--tokenizer", tok, "--annotator", ann+" she", "--stretch-to", "2"); code != exitUsage || !strings.Contains(stderr, "--stretch-to 2 needs --shrink-to") {
+	// With the shrink off there is no target to stretch to.
+	if _, stderr, code := honeAt(t, home, "lab", "-m", m, "--tokenizer", tok, "--annotator", ann+" she", "--shrink-to", "0", "--stretch-to", "2"); code != exitUsage || !strings.Contains(stderr, "--stretch-to 2 needs --shrink-to") {
 		t.Errorf("--stretch-to without --shrink-to: exit %d, %q; want a usage error naming both", code, stderr)
 	}
 	if _, _, code := honeAt(t, home, "lab", "-m", m); code != exitUsage {
