@@ -633,6 +633,9 @@ type RLOOOptions struct {
 	// RLOO's whole-reply one, which tells a policy where to end a reply
 	// from the samples that went on past it.
 	Sentences decoder
+	// CutOff has Sentences' branches come from the samples cut off at
+	// the length limit too (judgeCuts).
+	CutOff bool
 }
 
 // TrainRLOO updates policy with RLOO: every step samples K completions
@@ -697,7 +700,7 @@ func TrainRLOO(ctx context.Context, policy, ref *train.Model, rm *RewardModel, p
 		var badv []float64
 		if ro.Sentences != nil {
 			var stops, tails []Seq
-			if stops, tails, badv, err = stopBranches(ctx, rm, ro.Sentences, seqs, ro.Sampler.Stop); err != nil {
+			if stops, tails, badv, err = stopBranches(ctx, rm, ro.Sentences, seqs, ro.Sampler.Stop, ro.CutOff); err != nil {
 				return hist, fmt.Errorf("rloo: step %d: stop branches: %w", step, err)
 			}
 			all = withBranches(seqs, stops, tails)

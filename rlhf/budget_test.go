@@ -367,7 +367,7 @@ func TestCutAnchors(t *testing.T) {
 		{Prompt: p, Completion: []int{10, 11, 1, 12, 2, 13, 1, 9}}, // cut after "." short (apart), after "!" long (alike)
 		{Prompt: p, Completion: []int{10, 9}},
 	}
-	got, err := cutAnchors(context.Background(), lenRater{n: 4}, cutVocab{}, replies, []int{9}, 0.5)
+	got, err := cutAnchors(context.Background(), lenRater{n: 4}, cutVocab{}, replies, []int{9}, false, 0.5)
 	if err != nil {
 		t.Fatal(err)
 	}

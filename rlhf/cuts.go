@@ -91,36 +91,46 @@ func (c *scoreCache) Scores(ctx context.Context, seqs []Seq) ([]float64, error) 
 type judgedCut struct {
 	whole      Seq
 	reply      int // whole is replies[reply]
-	at         int // the cut keeps whole.Completion[:at+1], then its stop token
+	at         int // the cut keeps whole.Completion[:at+1], then stop
+	stop       int // the stop token whole ended with, or stop[0] when it was cut off
 	pCut, pAll float64
 }
 
 // seq is the cut as a reply: the sentences it keeps and the stop token.
 func (c judgedCut) seq() Seq {
 	w := c.whole.Completion
-	return Seq{Prompt: c.whole.Prompt, Completion: append(slices.Clone(w[:c.at+1]), w[len(w)-1])}
+	return Seq{Prompt: c.whole.Prompt, Completion: append(slices.Clone(w[:c.at+1]), c.stop)}
 }
 
-// judgeCuts cuts each reply in replies (one that ended on a token in
-// stop) after each of its sentences but the last and has rm score the
+// judgeCuts cuts each reply in replies that ended on a token in stop
+// after each of its sentences but the last, and with cutOff each reply
+// cut off at its length limit (no stop token) after each of its
+// sentences that more followed, ended with stop[0]; it has rm score the
 // cuts and the replies cut: a reply's cuts in order, the replies in
 // theirs. A cut ends after a token whose text holds '.', '?' or '!' when
 // the next token's does not.
-func judgeCuts(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop []int) ([]judgedCut, error) {
+func judgeCuts(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop []int, cutOff bool) ([]judgedCut, error) {
 	var cuts []judgedCut
 	var cutSeqs []Seq
 	for i, r := range replies {
 		c := r.Completion
-		if len(c) < 3 || !slices.Contains(stop, c[len(c)-1]) {
+		if len(c) < 3 || len(stop) == 0 {
 			continue
 		}
-		ends := make([]bool, len(c)-1) // each token decoded once
-		for k, id := range c[:len(c)-1] {
+		body, end, last := c[:len(c)-1], c[len(c)-1], len(c)-3
+		if !slices.Contains(stop, end) {
+			if !cutOff {
+				continue
+			}
+			body, end, last = c, stop[0], len(c)-2
+		}
+		ends := make([]bool, len(body)) // each token decoded once
+		for k, id := range body {
 			ends[k] = strings.ContainsAny(tok.Decode([]int{id}), ".?!")
 		}
-		for k := 0; k < len(c)-2; k++ {
+		for k := 0; k <= last; k++ {
 			if ends[k] && !ends[k+1] {
-				cuts = append(cuts, judgedCut{whole: r, reply: i, at: k})
+				cuts = append(cuts, judgedCut{whole: r, reply: i, at: k, stop: end})
 				cutSeqs = append(cutSeqs, cuts[len(cuts)-1].seq())
 			}
 		}
@@ -154,8 +164,8 @@ func judgeCuts(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop 
 // cutPairs returns the pairs between each reply in replies and its cuts
 // (judgeCuts) that rm judges apart by more than margin (probability of
 // approval), the better of the two chosen.
-func cutPairs(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop []int, margin float64) ([]Pair, error) {
-	cuts, err := judgeCuts(ctx, rm, tok, replies, stop)
+func cutPairs(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop []int, cutOff bool, margin float64) ([]Pair, error) {
+	cuts, err := judgeCuts(ctx, rm, tok, replies, stop, cutOff)
 	if err != nil {
 		return nil, err
 	}
@@ -180,8 +190,8 @@ func cutPairs(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop [
 // goes on, and a policy that stopped more often anyway would spend LM
 // loss on the reference's replies for nothing. Every other position
 // follows AnchorMinProb.
-func cutAnchors(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop []int, margin float64) ([][]int8, error) {
-	cuts, err := judgeCuts(ctx, rm, tok, replies, stop)
+func cutAnchors(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop []int, cutOff bool, margin float64) ([][]int8, error) {
+	cuts, err := judgeCuts(ctx, rm, tok, replies, stop, cutOff)
 	if err != nil {
 		return nil, err
 	}
@@ -235,8 +245,8 @@ func unpairedSeqs(xs []Unpaired) []Seq {
 // of a cut and its reply does, so a policy learns where to stop from the
 // samples that went on, and stopping rises against what followed rather
 // than against every other token.
-func stopBranches(ctx context.Context, rm scorer, tok decoder, samples []Seq, stop []int) (stops, tails []Seq, adv []float64, err error) {
-	cuts, err := judgeCuts(ctx, rm, tok, samples, stop)
+func stopBranches(ctx context.Context, rm scorer, tok decoder, samples []Seq, stop []int, cutOff bool) (stops, tails []Seq, adv []float64, err error) {
+	cuts, err := judgeCuts(ctx, rm, tok, samples, stop, cutOff)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -244,7 +254,7 @@ func stopBranches(ctx context.Context, rm scorer, tok decoder, samples []Seq, st
 	for i, c := range cuts {
 		w := c.whole.Completion
 		p := append(slices.Clone(c.whole.Prompt), w[:c.at+1]...)
-		stops[i] = Seq{Prompt: p, Completion: []int{w[len(w)-1]}}
+		stops[i] = Seq{Prompt: p, Completion: []int{c.stop}}
 		tails[i] = Seq{Prompt: p, Completion: slices.Clone(w[c.at+1:])}
 		adv[i] = c.pCut - c.pAll
 	}

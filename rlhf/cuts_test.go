@@ -53,7 +53,9 @@ func (r lenRater) Scores(_ context.Context, seqs []Seq) ([]float64, error) {
 // cutPairs cuts each reply that ended on a stop token after each
 // sentence but its last, ends the cut with that stop token, and pairs it
 // with the reply when the reward model tells them apart by more than the
-// margin, in the direction the model prefers.
+// margin, in the direction the model prefers; with cutOff, a reply cut
+// off at its length limit is cut too, after each sentence more followed,
+// and the cut ends with the first stop token.
 func TestCutPairs(t *testing.T) {
 	p := []int{0, 5}
 	for _, c := range []struct {
@@ -61,6 +63,7 @@ func TestCutPairs(t *testing.T) {
 		replies [][]int
 		rater   lenRater
 		margin  float64
+		cutOff  bool
 		want    []Pair
 	}{
 		{
@@ -95,6 +98,16 @@ func TestCutPairs(t *testing.T) {
 			want:    []Pair{{Prompt: p, Chosen: []int{10, 1, 2, 9}, Rejected: []int{10, 1, 2, 11, 1, 9}}},
 		},
 		{
+			name:    "cut off at the length limit, with cutOff: cut after the sentences more followed",
+			replies: [][]int{{10, 1, 11, 2, 12, 3}},
+			rater:   lenRater{n: 4},
+			margin:  0.5,
+			cutOff:  true,
+			// After "." (3 tokens with the stop: short) and "!" (5: as
+			// long as the reply); none after the last "?".
+			want: []Pair{{Prompt: p, Chosen: []int{10, 1, 7}, Rejected: []int{10, 1, 11, 2, 12, 3}}},
+		},
+		{
 			name:    "margin too wide",
 			replies: [][]int{{10, 11, 1, 12, 2, 13, 1, 9}},
 			rater:   lenRater{n: 4},
@@ -106,7 +119,7 @@ func TestCutPairs(t *testing.T) {
 			for _, r := range c.replies {
 				rs = append(rs, Seq{Prompt: p, Completion: r})
 			}
-			got, err := cutPairs(context.Background(), c.rater, cutVocab{}, rs, []int{9}, c.margin)
+			got, err := cutPairs(context.Background(), c.rater, cutVocab{}, rs, []int{7, 9}, c.cutOff, c.margin)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,6 +147,7 @@ func TestStopBranches(t *testing.T) {
 		want    []Seq // the stop branches
 		tails   []Seq
 		adv     []float64
+		cutOff  bool
 	}{
 		{
 			name:    "stopping early approved",
@@ -156,13 +170,22 @@ func TestStopBranches(t *testing.T) {
 			replies: [][]int{{10, 1, 11, 1, 12}},
 			rater:   lenRater{n: 4},
 		},
+		{
+			name:    "cut off at the length limit, with cutOff: the first stop token against the rest",
+			replies: [][]int{{10, 1, 11, 1}},
+			rater:   lenRater{n: 3},
+			cutOff:  true,
+			want:    []Seq{{Prompt: []int{0, 5, 10, 1}, Completion: []int{9}}},
+			tails:   []Seq{{Prompt: []int{0, 5, 10, 1}, Completion: []int{11, 1}}},
+			adv:     []float64{hi - lo},
+		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var rs []Seq
 			for _, r := range c.replies {
 				rs = append(rs, Seq{Prompt: p, Completion: r})
 			}
-			got, tails, adv, err := stopBranches(context.Background(), c.rater, cutVocab{}, rs, []int{9})
+			got, tails, adv, err := stopBranches(context.Background(), c.rater, cutVocab{}, rs, []int{9}, c.cutOff)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -168,9 +168,10 @@ func DefaultJobConfig() JobConfig {
 // default. On a chat model these are ChatLabConfig's, measured on the
 // default model with the anchor, the budget guard and the shrink, which
 // the job has too. On a base model they are the lab's base-model ones
-// with smaller steps, a half for KTO and a quarter for DPO: a real
-// user's data is noisier than a rule annotator's, and a run the gates
-// reject costs a night. (Base
+// without its anchor and cuts and with smaller steps, a half for KTO and a
+// quarter for DPO (RLOO keeps the step it had before the lab's anchor
+// doubled it): a real user's data is noisier than a rule annotator's,
+// and a run the gates reject costs a night. (Base
 // models have no budget guard, and DPO there moves far per step: with
 // every 👍 paired with every 👎 to the same prompt, 1,000 ratings of
 // stories260K gave 519 pairs where siblings alone gave 117; 5e-4 for 3
@@ -181,19 +182,22 @@ func jobDefaults(algo string, chat bool) (LabConfig, error) {
 	if chat {
 		return ChatLabConfig(algo)
 	}
+	c := DefaultLabConfig(algo)
+	// The job's base-model steps were measured without the anchor and
+	// the cuts, which the lab's have had since, and RLOO's at half the
+	// lab's step now.
+	c.Anchor, c.Cuts = 0, 0
 	switch algo {
 	case "kto":
-		c := DefaultLabConfig(algo)
 		c.Optim.LR /= 2
-		return c, nil
 	case "dpo":
-		c := DefaultLabConfig(algo)
 		c.Optim.LR /= 4
-		return c, nil
 	case "rloo":
-		return DefaultLabConfig(algo), nil
+		c.Optim.LR /= 2
+	default:
+		return LabConfig{}, fmt.Errorf("no job defaults for algorithm %q", algo)
 	}
-	return LabConfig{}, fmt.Errorf("no job defaults for algorithm %q", algo)
+	return c, nil
 }
 
 // optimFor is the policy optimiser for algo: the configured one, else
@@ -701,7 +705,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	var judge scorer = rm
 	if algo == "dpo" && cuts > 0 && rm != nil {
 		judge = newScoreCache(rm) // the pairs' cuts, then the anchor's
-		cp, err := cutPairs(ctx, judge, ref.Tok(), unpairedSeqs(thumbs), ref.Stops(), cuts)
+		cp, err := cutPairs(ctx, judge, ref.Tok(), unpairedSeqs(thumbs), ref.Stops(), kind.CutsCutOff, cuts)
 		if err != nil {
 			return fail(fmt.Errorf("train: %w", err))
 		}
@@ -726,7 +730,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		// (the chat samples from the active policy).
 		o.Anchor, o.AnchorCoef, o.AnchorMinProb = distinctReplies(thumbs, pairs), anchor, minProb
 		if (algo == "dpo" || algo == "rloo") && cuts > 0 && rm != nil {
-			if o.AnchorAt, err = cutAnchors(ctx, judge, ref.Tok(), o.Anchor, ref.Stops(), cuts); err != nil {
+			if o.AnchorAt, err = cutAnchors(ctx, judge, ref.Tok(), o.Anchor, ref.Stops(), kind.CutsCutOff, cuts); err != nil {
 				return fail(fmt.Errorf("train: anchor: %w", err))
 			}
 			freed, held := countAnchorAt(o.AnchorAt)
@@ -786,7 +790,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		// model learnt from do (completionTokens).
 		r.Sampler.KeepStop = true
 		if cuts > 0 {
-			r.Sentences = ref.Tok()
+			r.Sentences, r.CutOff = ref.Tok(), kind.CutsCutOff
 		}
 		hist, err = TrainRLOO(tctx, policy, ref.Train, rm, prompts, r, o)
 	}
