@@ -63,7 +63,7 @@ func TestLabRaisesApproval(t *testing.T) {
 					cfg.EvalSamples = 2
 				}
 				// The reward model is checked once, in the RLOO run
-				// that needs it.
+				// that needs it (DPO trains one to judge its cuts).
 				cfg.SkipRewardModel = algo != "rloo"
 				minGain = 0.20
 			}
