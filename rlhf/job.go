@@ -813,7 +813,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 	var shrunk map[string]float64
 	if line != nil {
 		line.finish()
-		alpha, drift, err := shrink(ctx, line, policy, lmText{seqs: guardText}, guardBase, shrinkTo, stretchTo)
+		alpha, drift, err := shrink(ctx, line, policy, lmText{seqs: guardText}, guardBase, shrinkTo, stretchTo, nil)
 		if err != nil {
 			return fail(fmt.Errorf("train: %w", err))
 		}

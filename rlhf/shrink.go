@@ -77,20 +77,34 @@ const stretchStep = 0.25
 // before the update through the one after it (ExPO, Zheng et al. 2024):
 // an update that a guard stopped early, or that ran out of steps, spends
 // the budget it left.
-func shrink(ctx context.Context, u *updateLine, policy *train.Model, text lmText, ref, target, maxAlpha float64) (alpha, drift float64, err error) {
-	at := func(a float64) (float64, error) {
+//
+// over, when not nil, is a second bound checked at each α whose drift
+// is within target (the lab's KL to the base: LabConfig.KLTo): an α it
+// reports over counts as over target.
+func shrink(ctx context.Context, u *updateLine, policy *train.Model, text lmText, ref, target, maxAlpha float64, over func(context.Context) (bool, error)) (alpha, drift float64, err error) {
+	at := func(a float64) (float64, bool, error) {
 		u.set(a)
 		d, err := lmDrift(ctx, policy, text, ref)
 		if err != nil {
-			return 0, fmt.Errorf("shrink: %w", err)
+			return 0, false, fmt.Errorf("shrink: %w", err)
 		}
-		return d, nil
+		if d > target {
+			return d, false, nil
+		}
+		if over != nil {
+			o, err := over(ctx)
+			if err != nil {
+				return 0, false, fmt.Errorf("shrink: at α %.3g: %w", a, err)
+			}
+			return d, !o, nil
+		}
+		return d, true, nil
 	}
-	d, err := at(1)
+	d, ok, err := at(1)
 	if err != nil {
 		return 0, 0, err
 	}
-	if d <= target {
+	if ok {
 		if maxAlpha <= 1 {
 			return 1, d, nil
 		}
@@ -100,12 +114,12 @@ func shrink(ctx context.Context, u *updateLine, policy *train.Model, text lmText
 		lo, dlo := 1.0, d
 		for lo < maxAlpha {
 			hi := math.Min(lo+stretchStep, maxAlpha)
-			dh, err := at(hi)
+			dh, ok, err := at(hi)
 			if err != nil {
 				return 0, 0, err
 			}
-			if dh > target {
-				if lo, dlo, err = bisect(at, lo, hi, dlo, target); err != nil {
+			if !ok {
+				if lo, dlo, err = bisect(at, lo, hi, dlo); err != nil {
 					return 0, 0, err
 				}
 				break
@@ -115,29 +129,29 @@ func shrink(ctx context.Context, u *updateLine, policy *train.Model, text lmText
 		u.set(lo)
 		return lo, dlo, nil
 	}
-	lo, dlo, err := bisect(at, 0, 1, 0, target)
+	lo, dlo, err := bisect(at, 0, 1, 0)
 	if err != nil {
 		return 0, 0, err
 	}
 	if lo == 0 { // even a small step is over: the update's start
-		d, err := at(0)
+		d, _, err := at(0)
 		return 0, d, err
 	}
 	u.set(lo)
 	return lo, dlo, nil
 }
 
-// bisect narrows [lo, hi], drift(lo) = dlo ≤ target < drift(hi), by
-// shrinkSteps halvings and returns the last α within target and its
-// drift.
-func bisect(at func(float64) (float64, error), lo, hi, dlo, target float64) (float64, float64, error) {
+// bisect narrows [lo, hi], lo within the bounds (drift dlo) and hi
+// over them, by shrinkSteps halvings and returns the last α within and
+// its drift.
+func bisect(at func(float64) (float64, bool, error), lo, hi, dlo float64) (float64, float64, error) {
 	for range shrinkSteps {
 		mid := (lo + hi) / 2
-		d, err := at(mid)
+		d, ok, err := at(mid)
 		if err != nil {
 			return 0, 0, err
 		}
-		if d <= target {
+		if ok {
 			lo, dlo = mid, d
 		} else {
 			hi = mid

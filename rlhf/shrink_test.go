@@ -53,7 +53,7 @@ func TestShrinkMovesTheUpdateBackIntoTheTarget(t *testing.T) {
 			}
 
 			// Within the target: nothing moves.
-			a, d, err := shrink(ctx, line, p, lmText{seqs: text}, ref, 2*full, 1)
+			a, d, err := shrink(ctx, line, p, lmText{seqs: text}, ref, 2*full, 1, nil)
 			if err != nil || a != 1 || d != full {
 				t.Fatalf("target over the drift: α %g, drift %g, %v; want 1, %g", a, d, err, full)
 			}
@@ -83,7 +83,7 @@ func TestShrinkMovesTheUpdateBackIntoTheTarget(t *testing.T) {
 				t.Fatalf("the update's first half moved the drift %+.4f, the whole %+.4f: the test needs it to grow", dh, full)
 			}
 			within := (dh + full) / 2
-			a, d, err = shrink(ctx, half, p, lmText{seqs: text}, ref, within, 4)
+			a, d, err = shrink(ctx, half, p, lmText{seqs: text}, ref, within, 4, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,8 +98,10 @@ func TestShrinkMovesTheUpdateBackIntoTheTarget(t *testing.T) {
 				t.Errorf("stretched: α %g + %g/%d is still within the target: the search stopped short", a, stretchStep, 1<<shrinkSteps)
 			}
 
+			aStretch, dStretch := a, d
+
 			target := full / 4
-			a, d, err = shrink(ctx, line, p, lmText{seqs: text}, ref, target, 1)
+			a, d, err = shrink(ctx, line, p, lmText{seqs: text}, ref, target, 1, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,6 +129,22 @@ func TestShrinkMovesTheUpdateBackIntoTheTarget(t *testing.T) {
 						t.Fatalf("%s[%d] = %g, want %g", s.Name, i-s.Off, ps.Params[i], want)
 					}
 				}
+			}
+			// A second bound (the lab's KL) that reads over where the
+			// drift is over the target stops the fit where the target
+			// does, with the target itself out of reach; shrinking and
+			// stretching alike.
+			overAt := func(bound float64) func(context.Context) (bool, error) {
+				return func(ctx context.Context) (bool, error) {
+					l, err := lmLoss(ctx, p, text)
+					return (l-ref)/ref > bound, err
+				}
+			}
+			if a2, d2, err := shrink(ctx, line, p, lmText{seqs: text}, ref, 2*full, 1, overAt(target)); err != nil || a2 != a || d2 != d {
+				t.Errorf("bounded by over: α %g, drift %+.4f, %v; by the target: α %g, drift %+.4f", a2, d2, err, a, d)
+			}
+			if a2, d2, err := shrink(ctx, half, p, lmText{seqs: text}, ref, 2*full, 4, overAt(within)); err != nil || a2 != aStretch || d2 != dStretch {
+				t.Errorf("stretched, bounded by over: α %g, drift %+.4f, %v; by the target: α %g, drift %+.4f", a2, d2, err, aStretch, dStretch)
 			}
 			// At α 0 the policy is where the update started: the base.
 			line.set(0)

@@ -42,6 +42,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	beta := fs.Float64("beta", 0, "KL coefficient β of KTO, DPO or RLOO (default 0.1; on chat models 1 for DPO, 0.3 for RLOO)")
 	shrinkTo := fs.Float64("shrink-to", -1, "after each update, move it back along the line from the policy before it until LM loss on the budget's validation text is up at most this fraction (with --budget 0 the update first runs to its end; default on chat models 0.042 for KTO and DPO, 0.043 for RLOO; otherwise 0.035, 0.025 for RLOO; 0 = off)")
 	stretchTo := fs.Float64("stretch-to", -1, "an update that ended within --shrink-to goes on along its line, up to this multiple of itself, while the validation text's drift stays within --shrink-to (ExPO's extrapolation; default 2, 4 for KTO on models without a chat template; 1 = off)")
+	klTo := fs.Float64("kl-to", -1, "the fit along the update's line (--shrink-to, --stretch-to) also keeps the policy's mean sequence KL to the base, on its own replies to the validation prompts, at most this many nats (default 4.5 on models without a chat template, off on chat models; 0 = off)")
 	budgetRetries := fs.Int("budget-retries", -1, "failed budget checks an update goes back from and on at half the step before it stops (default: the configuration's)")
 	budget := fs.Float64("budget", -1, "bound each update: once LM loss on a set-aside validation text is up this fraction, roll it back, go on at half the step up to --budget-retries times, then stop (default 0.06 for RLOO on chat models, which then moves along its line to --shrink-to, off otherwise; 0 = off)")
 	anchor := fs.Float64("anchor", -1, "weight of the KL to the base on the base's own sampled replies in every policy step (default: 5 for DPO on chat models, 1 otherwise; 0 = off)")
@@ -57,7 +58,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	rlooReward := fs.String("rloo-reward", "", "RLOO: reward a reply by the reward model's probability of approval (prob) or its raw score (score, as TRL) (default: prob on chat models, score otherwise)")
 	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo, and for dpo with --cuts, which it judges)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--eval-prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--shrink-to F] [--stretch-to A] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--cuts M] [--lora-rank R] [--lora-targets L] [--rloo-k K] [--rloo-prompts N] [--rloo-reward prob|score] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
+		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--eval-prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--shrink-to F] [--stretch-to A] [--kl-to K] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--cuts M] [--lora-rank R] [--lora-targets L] [--rloo-k K] [--rloo-prompts N] [--rloo-reward prob|score] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -101,7 +102,7 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if set["stretch-to"] && *stretchTo < 1 {
 		return usageError("lab: --stretch-to %g: want 1 (off) or more", *stretchTo)
 	}
-	for name, v := range map[string]float64{"budget": *budget, "shrink-to": *shrinkTo, "anchor": *anchor, "anchor-min-prob": *anchorMin, "rpo-alpha": *rpo, "cuts": *cuts} {
+	for name, v := range map[string]float64{"budget": *budget, "shrink-to": *shrinkTo, "kl-to": *klTo, "anchor": *anchor, "anchor-min-prob": *anchorMin, "rpo-alpha": *rpo, "cuts": *cuts} {
 		if set[name] && v < 0 {
 			return usageError("lab: --%s %g: must not be negative", name, v)
 		}
@@ -229,11 +230,20 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	if *shrinkTo >= 0 {
 		cfg.ShrinkTo = *shrinkTo
 	}
+	if *klTo >= 0 {
+		cfg.KLTo = *klTo
+	}
 	if cfg.StretchTo > 1 && cfg.ShrinkTo <= 0 {
 		if set["stretch-to"] {
 			return usageError("lab: --stretch-to %g needs --shrink-to, the drift it stretches the update to", cfg.StretchTo)
 		}
 		cfg.StretchTo = 0 // the default stretch goes with the default shrink
+	}
+	if cfg.KLTo > 0 && cfg.ShrinkTo <= 0 {
+		if set["kl-to"] {
+			return usageError("lab: --kl-to %g needs --shrink-to: it bounds the fit along the update's line", cfg.KLTo)
+		}
+		cfg.KLTo = 0 // the default bound goes with the default fit
 	}
 	if *anchor >= 0 {
 		cfg.Anchor = *anchor

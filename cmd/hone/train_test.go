@@ -183,6 +183,9 @@ func TestLabCommandJSON(t *testing.T) {
 	if _, stderr, code := honeAt(t, home, "lab", "-m", m, "--tokenizer", tok, "--annotator", ann+" she", "--shrink-to", "0", "--stretch-to", "2"); code != exitUsage || !strings.Contains(stderr, "--stretch-to 2 needs --shrink-to") {
 		t.Errorf("--stretch-to without --shrink-to: exit %d, %q; want a usage error naming both", code, stderr)
 	}
+	if _, stderr, code := honeAt(t, home, "lab", "-m", m, "--tokenizer", tok, "--annotator", ann+" she", "--shrink-to", "0", "--kl-to", "4"); code != exitUsage || !strings.Contains(stderr, "--kl-to 4 needs --shrink-to") {
+		t.Errorf("--kl-to without --shrink-to: exit %d, %q; want a usage error naming both", code, stderr)
+	}
 	if _, _, code := honeAt(t, home, "lab", "-m", m); code != exitUsage {
 		t.Errorf("no annotator: exit %d", code)
 	}
@@ -207,6 +210,7 @@ func TestLabCommandJSON(t *testing.T) {
 		{"--budget-retries", "-1"},
 		{"--shrink-to", "-0.1"},
 		{"--stretch-to", "0.5"},
+		{"--kl-to", "-1"},
 		{"--rpo-alpha", "-1"},
 		{"--cuts", "1"},
 		{"--desirable-weight", "-1"},
