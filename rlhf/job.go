@@ -106,7 +106,11 @@ type JobConfig struct {
 	// of either free those decisions to stop and hold the others
 	// (LabConfig.Cuts). 0 = the default (chat models: the lab's; base
 	// models: off); negative = off.
-	Cuts            float64
+	Cuts float64
+	// Reward configures the reward model; its thumbs are balanced
+	// (RewardConfig.BalanceThumbs) when asked or where the lab's defaults
+	// for the reference's kind balance them (models without a chat
+	// template).
 	Reward          RewardConfig
 	RewardOptim     Optim
 	Sampler         Sampler // RLOO's and the gates'; MaxTokens 0 = 128 on chat models, 48 otherwise
@@ -155,9 +159,11 @@ type JobResult struct {
 // the reference model's kind (jobDefaults).
 func DefaultJobConfig() JobConfig {
 	lab := DefaultLabConfig("auto")
+	rc := lab.Reward
+	rc.BalanceThumbs = false // or as the reference's kind has it (jobDefaults)
 	return JobConfig{
 		Algo: "auto", MinExamples: 16, MinPairs: 8, HeldOutFrac: 0.2, Gates: DefaultGates(),
-		Reward: lab.Reward, RewardOptim: lab.RewardOptim,
+		Reward: rc, RewardOptim: lab.RewardOptim,
 		Sampler:         Sampler{Temperature: 1},
 		CheckpointEvery: 10,
 	}
@@ -506,6 +512,7 @@ func RunJob(ctx context.Context, jc JobConfig) (*JobResult, error) {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	jc.LoRA = loraFor(jc.LoRA, kind.LoRA)
+	jc.Reward.BalanceThumbs = jc.Reward.BalanceThumbs || kind.Reward.BalanceThumbs
 	if jc.KTO.Beta == 0 {
 		jc.KTO = kind.KTO
 	}

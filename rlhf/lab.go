@@ -153,7 +153,12 @@ func DefaultLabConfig(algo string) LabConfig {
 		DPO:     DPOConfig{Beta: 0.1},
 		RLOO:    RLOOOptions{RLOOConfig: RLOOConfig{K: 4, Beta: 0.1, NormalizeAdvantages: true}, PromptsPerStep: 8},
 		Optim:   Optim{LR: 1e-3, Epochs: 3, BatchSize: 16, Warmup: 0.1, Steps: 60},
-		Reward:  RewardConfig{LoRA: train.LoRAConfig{Rank: 8, Alpha: 16}},
+		// Thumbs balanced (BalanceThumbs): a rater who approves one story
+		// in twenty-five ("friends", 30 approvals to 470 rejections, seed
+		// 3) left the plain loss's reward model at 71% held-out pairwise
+		// accuracy and RLOO at +17.4 points; balanced, 100% and +33.1, and
+		// all 36 cells of docs/lab.md's four raters pass.
+		Reward: RewardConfig{LoRA: train.LoRAConfig{Rank: 8, Alpha: 16}, BalanceThumbs: true},
 		// The reward model learns to see a property anywhere in the reply
 		// only after enough steps (measured on stories260K: 75–90 steps
 		// left it near chance, 148 reached 100% held-out pairwise
@@ -266,6 +271,11 @@ func ChatLabConfig(algo string) (LabConfig, error) {
 		c.Kinds[p] = kinds[i]
 	}
 	c.Sampler.MaxTokens = 128
+	// The default model's reward model reaches 96–100% held-out pairwise
+	// accuracy on the plain thumbs loss (the README's 54 cells were
+	// measured so), and RLOO there reads σ(score) as a probability of
+	// approval, which balancing the labels would move: plain.
+	c.Reward.BalanceThumbs = false
 	// The chat defaults' KL stays far inside the bound (at most 1.21 nats
 	// in the README's 54 cells), and a KL check at each α of the fit would
 	// sample 128-token replies on the default model: no KL bound.
@@ -1112,16 +1122,29 @@ func RunLab(ctx context.Context, base *train.Model, tok TextTokenizer, rater Rat
 		switch {
 		case line != nil:
 			line.finish()
-			var klOver func(context.Context) (bool, error)
+			// The KL at each α the fit reads, kept so that the one where it
+			// ends is not sampled again.
+			kls := map[float64]float64{}
+			klAt := func(ctx context.Context, a float64) (float64, error) {
+				if kl, ok := kls[a]; ok {
+					return kl, nil
+				}
+				kl, err := fitKL(ctx, cfg.Sampler, policy, base, val, cfg.EvalSamples, cfg.Seed^0x6b1f)
+				if err == nil {
+					kls[a] = kl
+				}
+				return kl, err
+			}
+			var klOver func(context.Context, float64) (bool, error)
 			if cfg.KLTo > 0 {
-				klOver = func(ctx context.Context) (bool, error) {
-					kl, err := fitKL(ctx, cfg.Sampler, policy, base, val, cfg.EvalSamples, cfg.Seed^0x6b1f)
+				klOver = func(ctx context.Context, a float64) (bool, error) {
+					kl, err := klAt(ctx, a)
 					return kl > cfg.KLTo, err
 				}
 			}
 			lr.Shrink, lr.BudgetDrift, err = shrink(ctx, line, policy, guardText, guardBase, cfg.ShrinkTo, cfg.StretchTo, klOver)
 			if err == nil && cfg.KLTo > 0 {
-				lr.FitKL, err = fitKL(ctx, cfg.Sampler, policy, base, val, cfg.EvalSamples, cfg.Seed^0x6b1f)
+				lr.FitKL, err = klAt(ctx, lr.Shrink)
 			}
 		case len(guardText.seqs) > 0:
 			lr.BudgetDrift, err = lmDrift(ctx, policy, guardText, guardBase)

@@ -396,6 +396,23 @@ func BradleyTerryLoss(chosen, rejected []float64) (loss float64, gChosen, gRejec
 // LogisticLoss is the reward model's loss on thumbs: binary cross-entropy
 // of σ(score) against the label (up = 1), averaged, with its gradient.
 func LogisticLoss(scores []float64, up []bool) (loss float64, grad []float64, m Metrics, err error) {
+	return weightedLogisticLoss(scores, up, 1, 1)
+}
+
+// ThumbWeights returns the weights that give nUp approvals and nDown
+// rejections equal shares of the logistic loss, n/(2·n_label) each, so
+// that the mean weight per example is 1; 1 and 1 when a label is missing.
+func ThumbWeights(nUp, nDown int) (wUp, wDown float64) {
+	if nUp <= 0 || nDown <= 0 {
+		return 1, 1
+	}
+	n := float64(nUp + nDown)
+	return n / (2 * float64(nUp)), n / (2 * float64(nDown))
+}
+
+// weightedLogisticLoss is LogisticLoss with each approval's term weighted
+// wUp and each rejection's wDown (the mean is still over the batch).
+func weightedLogisticLoss(scores []float64, up []bool, wUp, wDown float64) (loss float64, grad []float64, m Metrics, err error) {
 	n := len(scores)
 	if n == 0 || len(up) != n {
 		return 0, nil, nil, fmt.Errorf("logistic: batch lengths %d/%d must be equal and non-zero", n, len(up))
@@ -403,12 +420,12 @@ func LogisticLoss(scores []float64, up []bool) (loss float64, grad []float64, m 
 	grad = make([]float64, n)
 	acc := 0.0
 	for i, s := range scores {
-		y := 0.0
+		y, w := 0.0, wDown
 		if up[i] {
-			y = 1
+			y, w = 1, wUp
 		}
-		loss -= y*logSigmoid(s) + (1-y)*logSigmoid(-s)
-		grad[i] = (sigmoid(s) - y) / float64(n)
+		loss -= w * (y*logSigmoid(s) + (1-y)*logSigmoid(-s))
+		grad[i] = w * (sigmoid(s) - y) / float64(n)
 		if (s > 0) == up[i] {
 			acc++
 		}

@@ -115,14 +115,51 @@ func TestLossGradientsMatchFiniteDifferences(t *testing.T) {
 			s[i] += 10
 		}
 		up := []bool{true, false, false, true, true, false}
-		_, g, _, _ := LogisticLoss(s, up)
-		for i := 0; i < n; i++ {
-			f := func(x []float64) float64 { l, _, _, _ := LogisticLoss(x, up); return l }
-			if gn := numGrad(f, s, i); !near(g[i], gn, 1e-5) {
-				t.Errorf("score[%d]: %v vs %v", i, g[i], gn)
+		for _, w := range [][2]float64{{1, 1}, {3, 0.6}} {
+			_, g, _, _ := weightedLogisticLoss(s, up, w[0], w[1])
+			for i := 0; i < n; i++ {
+				f := func(x []float64) float64 { l, _, _, _ := weightedLogisticLoss(x, up, w[0], w[1]); return l }
+				if gn := numGrad(f, s, i); !near(g[i], gn, 1e-5) {
+					t.Errorf("weights %v: score[%d]: %v vs %v", w, i, g[i], gn)
+				}
 			}
 		}
+		l, _, _, _ := LogisticLoss(s, up)
+		if lw, _, _, _ := weightedLogisticLoss(s, up, 1, 1); lw != l {
+			t.Errorf("unit weights: loss %v, LogisticLoss %v", lw, l)
+		}
 	})
+}
+
+func TestThumbWeights(t *testing.T) {
+	for _, tc := range []struct {
+		nUp, nDown  int
+		wUp, wDown  float64
+		equalShares bool
+		name        string
+	}{
+		{30, 470, 500.0 / 60, 500.0 / 940, true, "one approval in sixteen"},
+		{250, 250, 1, 1, true, "even labels keep their weight"},
+		{400, 100, 500.0 / 800, 500.0 / 200, true, "mostly approvals"},
+		{0, 10, 1, 1, false, "no approvals: unweighted"},
+		{10, 0, 1, 1, false, "no rejections: unweighted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wUp, wDown := ThumbWeights(tc.nUp, tc.nDown)
+			if !near(wUp, tc.wUp, 1e-12) || !near(wDown, tc.wDown, 1e-12) {
+				t.Fatalf("ThumbWeights(%d, %d) = %v, %v, want %v, %v", tc.nUp, tc.nDown, wUp, wDown, tc.wUp, tc.wDown)
+			}
+			if !tc.equalShares {
+				return
+			}
+			if up, down := wUp*float64(tc.nUp), wDown*float64(tc.nDown); !near(up, down, 1e-9) {
+				t.Errorf("shares %v and %v differ", up, down)
+			}
+			if mean := (wUp*float64(tc.nUp) + wDown*float64(tc.nDown)) / float64(tc.nUp+tc.nDown); !near(mean, 1, 1e-12) {
+				t.Errorf("mean weight %v, want 1", mean)
+			}
+		})
+	}
 }
 
 func TestKTOLossHandComputed(t *testing.T) {

@@ -45,6 +45,10 @@ func (rm *RewardModel) score(h []float32) float64 {
 // RewardConfig configures reward-model training.
 type RewardConfig struct {
 	LoRA train.LoRAConfig // Rank 0 = frozen backbone (only the head trains)
+	// BalanceThumbs gives approvals and rejections equal shares of the
+	// logistic loss (ThumbWeights), so that a rater who approves one reply
+	// in fifteen still teaches the head what an approval looks like.
+	BalanceThumbs bool
 }
 
 // RewardData is what the reward model learns from: pairs (Bradley–Terry)
@@ -76,6 +80,16 @@ func TrainRewardModel(ctx context.Context, base *train.Model, data RewardData, c
 	// One item = one pair or one thumb; batches mix both.
 	nP := len(data.Pairs)
 	n := nP + len(data.Thumbs)
+	wUp, wDown := 1.0, 1.0
+	if cfg.BalanceThumbs {
+		nUp := 0
+		for _, t := range data.Thumbs {
+			if t.Up {
+				nUp++
+			}
+		}
+		wUp, wDown = ThumbWeights(nUp, len(data.Thumbs)-nUp)
+	}
 	plan := o.plan(n)
 	st := newStepper(m, o, len(plan))
 	st.head = hd
@@ -133,7 +147,7 @@ func TrainRewardModel(ctx context.Context, base *train.Model, data RewardData, c
 				for j, k := range thumbIdx {
 					s[j] = scores[k]
 				}
-				l, gs, tm, err := LogisticLoss(s, thumbUp)
+				l, gs, tm, err := weightedLogisticLoss(s, thumbUp, wUp, wDown)
 				if err != nil {
 					return nil, err
 				}

@@ -79,9 +79,9 @@ const stretchStep = 0.25
 // the budget it left.
 //
 // over, when not nil, is a second bound checked at each α whose drift
-// is within target (the lab's KL to the base: LabConfig.KLTo): an α it
-// reports over counts as over target.
-func shrink(ctx context.Context, u *updateLine, policy *train.Model, text lmText, ref, target, maxAlpha float64, over func(context.Context) (bool, error)) (alpha, drift float64, err error) {
+// is within target (the lab's KL to the base: LabConfig.KLTo), with the
+// policy set at that α: an α it reports over counts as over target.
+func shrink(ctx context.Context, u *updateLine, policy *train.Model, text lmText, ref, target, maxAlpha float64, over func(ctx context.Context, alpha float64) (bool, error)) (alpha, drift float64, err error) {
 	at := func(a float64) (float64, bool, error) {
 		u.set(a)
 		d, err := lmDrift(ctx, policy, text, ref)
@@ -92,7 +92,7 @@ func shrink(ctx context.Context, u *updateLine, policy *train.Model, text lmText
 			return d, false, nil
 		}
 		if over != nil {
-			o, err := over(ctx)
+			o, err := over(ctx, a)
 			if err != nil {
 				return 0, false, fmt.Errorf("shrink: at α %.3g: %w", a, err)
 			}

@@ -134,8 +134,8 @@ func TestShrinkMovesTheUpdateBackIntoTheTarget(t *testing.T) {
 			// drift is over the target stops the fit where the target
 			// does, with the target itself out of reach; shrinking and
 			// stretching alike.
-			overAt := func(bound float64) func(context.Context) (bool, error) {
-				return func(ctx context.Context) (bool, error) {
+			overAt := func(bound float64) func(context.Context, float64) (bool, error) {
+				return func(ctx context.Context, _ float64) (bool, error) {
 					l, err := lmLoss(ctx, p, text)
 					return (l-ref)/ref > bound, err
 				}

@@ -56,9 +56,10 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	rlooK := fs.Int("rloo-k", 0, "RLOO: replies sampled per prompt (TRL's rloo_k; default 4)")
 	rlooPrompts := fs.Int("rloo-prompts", 0, "RLOO: prompts per step (default 8)")
 	rlooReward := fs.String("rloo-reward", "", "RLOO: reward a reply by the reward model's probability of approval (prob) or its raw score (score, as TRL) (default: prob on chat models, score otherwise)")
+	rmBalance := fs.Bool("reward-balance", false, "weigh approvals and rejections equally in the reward model's loss on thumbs (default on models without a chat template; --reward-balance=false for the plain loss)")
 	withRM := fs.Bool("reward-model", true, "train the reward model and report its held-out accuracy (always on for rloo, and for dpo with --cuts, which it judges)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--eval-prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--shrink-to F] [--stretch-to A] [--kl-to K] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--cuts M] [--lora-rank R] [--lora-targets L] [--rloo-k K] [--rloo-prompts N] [--rloo-reward prob|score] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
+		fmt.Fprintln(e.stderr, "usage: hone lab -m MODEL [--tokenizer F] --annotator CMD [--prompts FILE] [--eval-prompts FILE] [--algo kto|dpo|rloo] [--ratings N] [--rounds R] [--lr X] [--beta B] [--epochs E] [--budget F] [--budget-retries N] [--shrink-to F] [--stretch-to A] [--kl-to K] [--anchor W] [--anchor-min-prob P] [--rpo-alpha A] [--cuts M] [--lora-rank R] [--lora-targets L] [--rloo-k K] [--rloo-prompts N] [--rloo-reward prob|score] [--reward-balance] [--temperature T] [--max-tokens N] [--eval-samples N] [--lm-samples N] [--json] [--seed S]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -192,6 +193,9 @@ func runLab(ctx context.Context, e *env, args []string) error {
 	cfg.Sampler.Temperature = *temperature
 	cfg.EvalSamples, cfg.LMSamples = *evalSamples, *lmSamples
 	cfg.SkipRewardModel = !*withRM
+	if set["reward-balance"] {
+		cfg.Reward.BalanceThumbs = *rmBalance
+	}
 	if *lr > 0 {
 		cfg.Optim.LR = *lr
 	}
