@@ -90,9 +90,10 @@ func (c *scoreCache) Scores(ctx context.Context, seqs []Seq) ([]float64, error) 
 // reward model's probability of approval of the cut and of the reply.
 type judgedCut struct {
 	whole      Seq
-	reply      int // whole is replies[reply]
-	at         int // the cut keeps whole.Completion[:at+1], then stop
-	stop       int // the stop token whole ended with, or stop[0] when it was cut off
+	reply      int  // whole is replies[reply]
+	at         int  // the cut keeps whole.Completion[:at+1], then stop
+	stop       int  // the stop token whole ended with, or stop[0] when it was cut off
+	cutOff     bool // whole was cut off at its length limit (no stop token)
 	pCut, pAll float64
 }
 
@@ -100,6 +101,20 @@ type judgedCut struct {
 func (c judgedCut) seq() Seq {
 	w := c.whole.Completion
 	return Seq{Prompt: c.whole.Prompt, Completion: append(slices.Clone(w[:c.at+1]), c.stop)}
+}
+
+// judged is the cut as the reward model judges it: as its rated replies
+// were, with the stop token where they ended on one and without where
+// they were cut off. A reward model trained on replies cut off at the
+// length limit has seldom seen one end on the stop token, and what it
+// makes of one is a guess of its own: on stories260K's period rater
+// (seed 2) one read nearly every cut ended on the stop token like its
+// story, another (the same seed, its thumbs balanced) 75 in 984.
+func (c judgedCut) judged() Seq {
+	if c.cutOff {
+		return Seq{Prompt: c.whole.Prompt, Completion: c.whole.Completion[:c.at+1]}
+	}
+	return c.seq()
 }
 
 // judgeCuts cuts each reply in replies that ended on a token in stop
@@ -117,12 +132,12 @@ func judgeCuts(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop 
 		if len(c) < 3 || len(stop) == 0 {
 			continue
 		}
-		body, end, last := c[:len(c)-1], c[len(c)-1], len(c)-3
+		body, end, last, off := c[:len(c)-1], c[len(c)-1], len(c)-3, false
 		if !slices.Contains(stop, end) {
 			if !cutOff {
 				continue
 			}
-			body, end, last = c, stop[0], len(c)-2
+			body, end, last, off = c, stop[0], len(c)-2, true
 		}
 		ends := make([]bool, len(body)) // each token decoded once
 		for k, id := range body {
@@ -130,8 +145,8 @@ func judgeCuts(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop 
 		}
 		for k := 0; k <= last; k++ {
 			if ends[k] && !ends[k+1] {
-				cuts = append(cuts, judgedCut{whole: r, reply: i, at: k, stop: end})
-				cutSeqs = append(cutSeqs, cuts[len(cuts)-1].seq())
+				cuts = append(cuts, judgedCut{whole: r, reply: i, at: k, stop: end, cutOff: off})
+				cutSeqs = append(cutSeqs, cuts[len(cuts)-1].judged())
 			}
 		}
 	}

@@ -55,7 +55,8 @@ func (r lenRater) Scores(_ context.Context, seqs []Seq) ([]float64, error) {
 // with the reply when the reward model tells them apart by more than the
 // margin, in the direction the model prefers; with cutOff, a reply cut
 // off at its length limit is cut too, after each sentence more followed,
-// and the cut ends with the first stop token.
+// judged without a stop token as the reply was, and the cut ends with the
+// first stop token.
 func TestCutPairs(t *testing.T) {
 	p := []int{0, 5}
 	for _, c := range []struct {
@@ -103,9 +104,14 @@ func TestCutPairs(t *testing.T) {
 			rater:   lenRater{n: 4},
 			margin:  0.5,
 			cutOff:  true,
-			// After "." (3 tokens with the stop: short) and "!" (5: as
-			// long as the reply); none after the last "?".
-			want: []Pair{{Prompt: p, Chosen: []int{10, 1, 7}, Rejected: []int{10, 1, 11, 2, 12, 3}}},
+			// Judged as the reply was rated, without a stop token:
+			// after "." (2 tokens) and "!" (4), both short; none after
+			// the last "?". The pairs' cuts end with the first stop
+			// token.
+			want: []Pair{
+				{Prompt: p, Chosen: []int{10, 1, 7}, Rejected: []int{10, 1, 11, 2, 12, 3}},
+				{Prompt: p, Chosen: []int{10, 1, 11, 2, 7}, Rejected: []int{10, 1, 11, 2, 12, 3}},
+			},
 		},
 		{
 			name:    "margin too wide",

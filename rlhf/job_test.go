@@ -431,7 +431,15 @@ func TestJobDefaultsByKind(t *testing.T) {
 			if got := loraTargets(c.LoRA); !slices.Equal(got, wantTargets) {
 				t.Errorf("%s, chat %v: LoRA targets %v, want %v", algo, chat, got, wantTargets)
 			}
+			// The reward model's thumbs are balanced on base models
+			// (rare approvals), plain on chat models.
+			if c.Reward.BalanceThumbs == chat {
+				t.Errorf("%s, chat %v: reward model's thumbs balanced %v", algo, chat, c.Reward.BalanceThumbs)
+			}
 		}
+	}
+	if DefaultJobConfig().Reward.BalanceThumbs {
+		t.Error("DefaultJobConfig balances the reward model's thumbs: the reference's kind should decide")
 	}
 }
 

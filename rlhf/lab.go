@@ -154,7 +154,7 @@ func DefaultLabConfig(algo string) LabConfig {
 		RLOO:    RLOOOptions{RLOOConfig: RLOOConfig{K: 4, Beta: 0.1, NormalizeAdvantages: true}, PromptsPerStep: 8},
 		Optim:   Optim{LR: 1e-3, Epochs: 3, BatchSize: 16, Warmup: 0.1, Steps: 60},
 		// Thumbs balanced (BalanceThumbs): a rater who approves one story
-		// in twenty-five ("friends", 30 approvals to 470 rejections, seed
+		// in seventeen ("friends", 30 approvals to 470 rejections, seed
 		// 3) left the plain loss's reward model at 71% held-out pairwise
 		// accuracy and RLOO at +17.4 points; balanced, 100% and +33.1, and
 		// all 36 cells of docs/lab.md's four raters pass.

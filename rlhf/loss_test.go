@@ -138,7 +138,7 @@ func TestThumbWeights(t *testing.T) {
 		equalShares bool
 		name        string
 	}{
-		{30, 470, 500.0 / 60, 500.0 / 940, true, "one approval in sixteen"},
+		{30, 470, 500.0 / 60, 500.0 / 940, true, "one approval in seventeen"},
 		{250, 250, 1, 1, true, "even labels keep their weight"},
 		{400, 100, 500.0 / 800, 500.0 / 200, true, "mostly approvals"},
 		{0, 10, 1, 1, false, "no approvals: unweighted"},

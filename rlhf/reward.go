@@ -47,7 +47,7 @@ type RewardConfig struct {
 	LoRA train.LoRAConfig // Rank 0 = frozen backbone (only the head trains)
 	// BalanceThumbs gives approvals and rejections equal shares of the
 	// logistic loss (ThumbWeights), so that a rater who approves one reply
-	// in fifteen still teaches the head what an approval looks like.
+	// in seventeen still teaches the head what an approval looks like.
 	BalanceThumbs bool
 }
 
