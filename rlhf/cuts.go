@@ -107,9 +107,9 @@ func (c judgedCut) seq() Seq {
 // were, with the stop token where they ended on one and without where
 // they were cut off. A reward model trained on replies cut off at the
 // length limit has seldom seen one end on the stop token, and what it
-// makes of one is a guess of its own: on stories260K's period rater
-// (seed 2) one read nearly every cut ended on the stop token like its
-// story, another (the same seed, its thumbs balanced) 75 in 984.
+// makes of one is a guess of its own: on stories260K's period rater,
+// seed 2, the plain reward model told 908 of the 984 cuts ended on it
+// apart from their stories, the balanced one 75; judged as rated, 874.
 func (c judgedCut) judged() Seq {
 	if c.cutOff {
 		return Seq{Prompt: c.whole.Prompt, Completion: c.whole.Completion[:c.at+1]}
@@ -121,7 +121,7 @@ func (c judgedCut) judged() Seq {
 // after each of its sentences but the last, and with cutOff each reply
 // cut off at its length limit (no stop token) after each of its
 // sentences that more followed, ended with stop[0]; it has rm score the
-// cuts and the replies cut: a reply's cuts in order, the replies in
+// cuts (each as judged) and the replies cut: a reply's cuts in order, the replies in
 // theirs. A cut ends after a token whose text holds '.', '?' or '!' when
 // the next token's does not.
 func judgeCuts(ctx context.Context, rm scorer, tok decoder, replies []Seq, stop []int, cutOff bool) ([]judgedCut, error) {
