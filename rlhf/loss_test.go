@@ -124,9 +124,11 @@ func TestLossGradientsMatchFiniteDifferences(t *testing.T) {
 				}
 			}
 		}
-		l, _, _, _ := LogisticLoss(s, up)
-		if lw, _, _, _ := weightedLogisticLoss(s, up, 1, 1); lw != l {
-			t.Errorf("unit weights: loss %v, LogisticLoss %v", lw, l)
+		// One weight for both labels scales the loss and leaves the
+		// accuracy alone.
+		l, _, m, _ := LogisticLoss(s, up)
+		if lw, _, mw, _ := weightedLogisticLoss(s, up, 2, 2); !near(lw, 2*l, 1e-12) || mw["accuracy"] != m["accuracy"] {
+			t.Errorf("weights 2, 2: loss %v (want %v), accuracy %v (want %v)", lw, 2*l, mw["accuracy"], m["accuracy"])
 		}
 	})
 }
